@@ -1,0 +1,74 @@
+//! Block: candidate pairs without comparing every record with every other.
+//!
+//! Two sources of candidates, united:
+//! - **exact keys** ([`keys`]): records sharing an identifying value
+//!   (e-mail, phone, id) or a pair of cheaper ones (phonetic codes of the
+//!   names, date, postcode, short text) land in one block; every block up
+//!   to [`Tuning::max_block`](crate::config::Tuning::max_block) records
+//!   gives all its pairs.
+//! - **the index** ([`index`]): a tantivy index over each record's words
+//!   and the character trigrams of its names; each record's top-k most
+//!   similar records (BM25) are candidates, k from
+//!   [`Tuning::neighbours`](crate::config::Tuning::neighbours).
+//!
+//! `accuracy_cost_tradeoff` widens both. In link mode only pairs across the
+//! two tables are produced.
+
+pub mod index;
+pub mod keys;
+
+use rayon::prelude::*;
+
+use crate::compare::CandidatePair;
+use crate::config::{TransformDef, Tuning};
+use crate::error::Result;
+use crate::record::Records;
+
+/// Dedup one table, or link two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Every pair of records may match.
+    Dedup,
+    /// Only pairs with one record from each of two tables.
+    Link,
+}
+
+impl Mode {
+    /// Whether records from `sa` and `sb` may pair in this mode.
+    #[inline]
+    pub fn allows(self, sa: u16, sb: u16) -> bool {
+        match self {
+            Mode::Dedup => true,
+            Mode::Link => sa != sb,
+        }
+    }
+}
+
+/// How many candidates each source gave.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BlockStats {
+    /// Pairs from exact keys (before the union).
+    pub key_pairs: usize,
+    /// Pairs from the index (before the union).
+    pub index_pairs: usize,
+    /// Distinct candidate pairs.
+    pub candidates: usize,
+}
+
+/// All candidate pairs of `records`, sorted and distinct.
+pub fn candidates(
+    records: &Records,
+    def: &TransformDef,
+    tuning: &Tuning,
+    mode: Mode,
+) -> Result<(Vec<CandidatePair>, BlockStats)> {
+    let mut pairs = keys::key_pairs(records, def, tuning.max_block(), mode);
+    let key_pairs = pairs.len();
+    let from_index = index::neighbour_pairs(records, tuning.neighbours(), mode)?;
+    let index_pairs = from_index.len();
+    pairs.extend(from_index);
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    let stats = BlockStats { key_pairs, index_pairs, candidates: pairs.len() };
+    Ok((pairs, stats))
+}

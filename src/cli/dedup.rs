@@ -1,0 +1,65 @@
+//! `findmatches dedup [--model M] [--config C] --input D -o OUT`: give every
+//! row of one table a match_id and a match_confidence_score.
+//!
+//! Without `--model`, the bundled model runs with a definition inferred
+//! from the data (or `--config`), which must fit its columns.
+//!
+//! Examples:
+//!   findmatches dedup --input examples/data/customers.csv -o out.csv
+//!   findmatches dedup --model model.json --input customers.parquet -o out.parquet
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use findmatches::{matcher, write, Matcher, Table};
+
+use super::{progress::Bar, Global};
+
+/// Find duplicates within one table.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A trained model (default: the bundled one).
+    #[arg(long, short)]
+    model: Option<PathBuf>,
+    /// A transform definition; its tuning overrides the model's.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// The data (CSV or Parquet).
+    #[arg(long, short)]
+    input: PathBuf,
+    /// Output file (.csv, .tsv, .parquet): every input row and column plus
+    /// match_id and match_confidence_score.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
+    let start = Instant::now();
+    super::check_output(&args.output)?;
+    let table = Table::read(&args.input)?;
+    let model = super::resolve_model(args.model.as_deref(), args.config.as_deref(), &table)?;
+    let bar = Bar::new(global.quiet);
+    let output = Matcher::new(model, &bar).dedup(&table)?;
+    bar.finish();
+    let batch = matcher::output_batch(&[&table], &output)?;
+    write::write_batch(&args.output, &batch)?;
+    report(global, &output.stats, &args.output, start);
+    Ok(())
+}
+
+/// The summary of a matching run, for dedup and link.
+pub fn report(global: &Global, stats: &matcher::MatchStats, output: &std::path::Path, start: Instant) {
+    let seconds = start.elapsed().as_secs_f64();
+    global.say(format!(
+        "{} records -> {} clusters ({} records matched; {} candidate pairs, {} above threshold {:.2}); \
+         wrote {} in {seconds:.2} s",
+        stats.records,
+        stats.clusters,
+        stats.matched_records,
+        stats.blocking.candidates,
+        stats.pairs_above_threshold,
+        stats.threshold,
+        output.display(),
+    ));
+    global.emit(serde_json::json!({ "output": output, "stats": stats, "seconds": seconds }));
+}

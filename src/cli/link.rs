@@ -1,0 +1,59 @@
+//! `findmatches link [--model M] --left A --right B -o OUT`: match the rows
+//! of two tables. One output holds both tables' rows, with a `source`
+//! column; rows of A and B that match share a match_id.
+//!
+//! By default (`link_one_to_one = true` in the tuning) a row matches at
+//! most one row of the other table.
+//!
+//! Examples:
+//!   findmatches link --model model.json --left dblp.csv --right acm.csv -o links.csv
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use findmatches::{matcher, write, Matcher, Table};
+
+use super::{progress::Bar, Global};
+
+/// Match the rows of two tables to each other.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A trained model (default: the bundled one).
+    #[arg(long, short)]
+    model: Option<PathBuf>,
+    /// A transform definition; its tuning overrides the model's.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// The first table.
+    #[arg(long)]
+    left: PathBuf,
+    /// The second table.
+    #[arg(long)]
+    right: PathBuf,
+    /// Output file (.csv, .tsv, .parquet).
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
+    let start = Instant::now();
+    super::check_output(&args.output)?;
+    let left = Table::read(&args.left)?;
+    let right = Table::read(&args.right)?;
+    let model = super::resolve_model(args.model.as_deref(), args.config.as_deref(), &left)?;
+    let missing = model.definition.missing_columns(&right.headers());
+    if !missing.is_empty() {
+        return Err(findmatches::Error::model_mismatch(
+            &args.right,
+            format!("lacks column(s) {} that the model needs", missing.join(", ")),
+        )
+        .into());
+    }
+    let bar = Bar::new(global.quiet);
+    let output = Matcher::new(model, &bar).link(&left, &right)?;
+    bar.finish();
+    let batch = matcher::output_batch(&[&left, &right], &output)?;
+    write::write_batch(&args.output, &batch)?;
+    super::dedup::report(global, &output.stats, &args.output, start);
+    Ok(())
+}

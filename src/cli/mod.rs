@@ -1,0 +1,161 @@
+//! The command line: global flags, one module per subcommand. Commands
+//! only connect flags to the library and report; no matching logic lives
+//! here.
+
+mod dedup;
+mod init;
+mod label;
+mod link;
+mod progress;
+mod synth;
+mod train;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use findmatches::{MatchModel, Table, TransformDef};
+
+/// Fuzzy record matching: train a matcher from labeled examples, then
+/// give every record a match_id (same id = same real-world entity).
+#[derive(Parser, Debug)]
+#[command(name = "findmatches", version, about, long_about = None)]
+pub struct Cli {
+    /// No progress bars or summaries on stderr.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Print a machine-readable JSON summary on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Init(init::Args),
+    Train(train::Args),
+    Dedup(dedup::Args),
+    Link(link::Args),
+    #[command(subcommand)]
+    Label(label::Command),
+    Synth(synth::Args),
+}
+
+/// What every command gets besides its own flags.
+pub struct Global {
+    pub quiet: bool,
+    pub json: bool,
+}
+
+impl Global {
+    /// Print a one-line human summary on stderr, unless quiet.
+    pub fn say(&self, line: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", line.as_ref());
+        }
+    }
+
+    /// Print a JSON summary on stdout when asked to.
+    pub fn emit(&self, value: serde_json::Value) {
+        if self.json {
+            println!("{value}");
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let global = Global { quiet: cli.quiet, json: cli.json };
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            return Err(findmatches::Error::usage("--threads must be at least 1").into());
+        }
+        pool = pool.num_threads(n);
+    }
+    let pool = pool.build()?;
+    pool.install(|| match cli.command {
+        Command::Init(args) => init::run(&args, &global),
+        Command::Train(args) => train::run(&args, &global),
+        Command::Dedup(args) => dedup::run(&args, &global),
+        Command::Link(args) => link::run(&args, &global),
+        Command::Label(cmd) => label::run(&cmd, &global),
+        Command::Synth(args) => synth::run(&args, &global),
+    })
+}
+
+/// The model and definition a matching command runs with.
+///
+/// - `--model` given: that model; `--config`, if given too, must match
+///   its columns and supplies the tuning.
+/// - no `--model`: the bundled model, with `--config` or a definition
+///   inferred from `data`, which must match the bundled model's columns.
+pub fn resolve_model(
+    model: Option<&Path>,
+    config: Option<&Path>,
+    data: &Table,
+) -> anyhow::Result<MatchModel> {
+    let (loaded, model_path) = match model {
+        Some(path) => (MatchModel::load(path)?, path.to_path_buf()),
+        None => (findmatches::bundled_model()?, PathBuf::from("the bundled model (models/default.json)")),
+    };
+    let def = match config {
+        Some(path) => Some(TransformDef::load(path)?),
+        None if model.is_none() => Some(findmatches::infer::infer(data)?),
+        None => None,
+    };
+    let loaded = match def {
+        Some(def) => {
+            loaded.check_definition(&def, &model_path).map_err(|e| {
+                if model.is_none() && config.is_none() {
+                    anyhow::Error::from(e).context(format!(
+                        "no --model given and the bundled model does not fit {}; \
+                         run `findmatches init` and `findmatches train` for this data",
+                        data.path().display()
+                    ))
+                } else {
+                    e.into()
+                }
+            })?;
+            loaded.with_tuning(def.tuning)
+        }
+        None => loaded,
+    };
+    let missing = loaded.definition.missing_columns(&data.headers());
+    if !missing.is_empty() {
+        return Err(findmatches::Error::model_mismatch(
+            &model_path,
+            format!(
+                "needs column(s) {} that {} lacks (its columns: {})",
+                missing.join(", "),
+                data.path().display(),
+                data.headers().join(", ")
+            ),
+        )
+        .into());
+    }
+    Ok(loaded)
+}
+
+/// Refuse an output path whose format is unknown before any work is done.
+pub fn check_output(path: &Path) -> anyhow::Result<()> {
+    let ok = matches!(
+        path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+        Some("csv" | "tsv" | "parquet" | "pq")
+    );
+    if !ok {
+        return Err(findmatches::Error::usage(format!(
+            "{}: output must end in .csv, .tsv, .parquet or .pq",
+            path.display()
+        ))
+        .into());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            return Err(findmatches::Error::usage(format!("{}: no such directory", dir.display())).into());
+        }
+    }
+    Ok(())
+}

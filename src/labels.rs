@@ -1,0 +1,299 @@
+//! Labels: what a person said about records, in the two accepted formats.
+//!
+//! - **FindMatches labeling file**: CSV `labeling_set_id,label,<source
+//!   columns>` including the primary key. Within one labeling set, rows
+//!   with the same label are one entity (every pair a match) and rows with
+//!   different labels are different entities (every pair a non-match);
+//!   across sets nothing is said.
+//! - **Pairs file**: CSV `left_key,right_key,is_match` (`is_match`: 1/0,
+//!   true/false, yes/no, match/no_match).
+//!
+//! The format is told from the header. Keys are resolved against the
+//! records being trained on; a key the records lack, a set of one row or a
+//! malformed value is an error naming the labels file, line and column.
+//!
+//! [`generate_sets`] makes labeling sets from candidate pairs: groups of
+//! similar records, the way a person would want to review them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use arrow_array::Array;
+
+use crate::compare::CandidatePair;
+use crate::error::{Error, Position, Result};
+use crate::read::Table;
+use crate::record::{RecordId, Records};
+use crate::rng::Rng;
+
+/// Column holding the labeling set of a row.
+pub const SET_COLUMN: &str = "labeling_set_id";
+/// Column holding the entity label of a row within its set.
+pub const LABEL_COLUMN: &str = "label";
+
+/// One labeled pair of records, by key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabeledPair {
+    /// First record's key.
+    pub left: String,
+    /// Second record's key.
+    pub right: String,
+    /// Whether they are the same entity.
+    pub is_match: bool,
+    /// Where the label came from (for errors).
+    pub position: Position,
+}
+
+/// The labeled pairs of one labels file.
+#[derive(Clone, Debug)]
+pub struct Labels {
+    /// The file.
+    pub path: PathBuf,
+    /// The pairs.
+    pub pairs: Vec<LabeledPair>,
+}
+
+impl Labels {
+    /// Read a labeling file or a pairs file; `key` is the primary key column.
+    pub fn read(path: &Path, key: &str) -> Result<Labels> {
+        let table = Table::read(path)?;
+        let headers = table.headers();
+        let has = |c: &str| headers.iter().any(|h| h == c);
+        let pairs = if has(SET_COLUMN) && has(LABEL_COLUMN) {
+            if !has(key) {
+                return Err(Error::data(
+                    path,
+                    Position::line(1),
+                    format!("labeling file has no primary key column '{key}'"),
+                ));
+            }
+            set_pairs(&table, key)?
+        } else if has("left_key") && has("right_key") && has("is_match") {
+            plain_pairs(&table)?
+        } else {
+            return Err(Error::data(
+                path,
+                Position::line(1),
+                format!(
+                    "not a labels file: expected columns {SET_COLUMN},{LABEL_COLUMN},{key},... \
+                     or left_key,right_key,is_match"
+                ),
+            ));
+        };
+        Ok(Labels { path: path.to_path_buf(), pairs })
+    }
+
+    /// The labeled pairs as record ids of `records`, with their labels.
+    pub fn resolve(&self, records: &Records) -> Result<Vec<(CandidatePair, bool)>> {
+        let mut index: HashMap<&str, Option<RecordId>> = HashMap::with_capacity(records.len());
+        for (i, k) in records.keys().iter().enumerate() {
+            index.entry(k.as_str()).and_modify(|v| *v = None).or_insert(Some(i as RecordId));
+        }
+        let find = |key: &str, p: &LabeledPair, column: &str| -> Result<RecordId> {
+            match index.get(key) {
+                Some(Some(id)) => Ok(*id),
+                Some(None) => Err(Error::data(
+                    &self.path,
+                    p.position.clone().with_column(column),
+                    format!("key '{key}' is in more than one input; keys of labeled records must be unique"),
+                )),
+                None => Err(Error::data(
+                    &self.path,
+                    p.position.clone().with_column(column),
+                    format!("key '{key}' is not in the input data"),
+                )),
+            }
+        };
+        let mut out = Vec::with_capacity(self.pairs.len());
+        for p in &self.pairs {
+            let a = find(&p.left, p, "left")?;
+            let b = find(&p.right, p, "right")?;
+            if a != b {
+                out.push((CandidatePair::new(a, b), p.is_match));
+            }
+        }
+        out.sort_unstable_by_key(|(p, _)| *p);
+        out.dedup_by_key(|(p, _)| *p);
+        Ok(out)
+    }
+}
+
+fn value(array: &arrow_array::StringArray, row: usize) -> &str {
+    if array.is_null(row) {
+        ""
+    } else {
+        array.value(row).trim()
+    }
+}
+
+fn set_pairs(table: &Table, key: &str) -> Result<Vec<LabeledPair>> {
+    let (sets, labels, keys) =
+        (table.strings(SET_COLUMN)?, table.strings(LABEL_COLUMN)?, table.strings(key)?);
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut by_set: HashMap<String, usize> = HashMap::new();
+    for row in 0..table.num_rows() {
+        for (column, array) in [(SET_COLUMN, &sets), (LABEL_COLUMN, &labels), (key, &keys)] {
+            if value(array, row).is_empty() {
+                return Err(Error::data(
+                    table.path(),
+                    table.position(row).with_column(column),
+                    format!("empty {column}"),
+                ));
+            }
+        }
+        let set = value(&sets, row).to_string();
+        let g = *by_set.entry(set.clone()).or_insert_with(|| {
+            groups.push((set, Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push(row);
+    }
+    let mut pairs = Vec::new();
+    for (set, rows) in &groups {
+        if rows.len() < 2 {
+            return Err(Error::data(
+                table.path(),
+                table.position(rows[0]).with_column(SET_COLUMN),
+                format!("labeling set '{set}' has a single record; a set needs two or more"),
+            ));
+        }
+        for (i, &x) in rows.iter().enumerate() {
+            for &y in &rows[i + 1..] {
+                pairs.push(LabeledPair {
+                    left: value(&keys, x).to_string(),
+                    right: value(&keys, y).to_string(),
+                    is_match: value(&labels, x) == value(&labels, y),
+                    position: table.position(y),
+                });
+            }
+        }
+    }
+    Ok(pairs)
+}
+
+fn plain_pairs(table: &Table) -> Result<Vec<LabeledPair>> {
+    let (left, right, flag) =
+        (table.strings("left_key")?, table.strings("right_key")?, table.strings("is_match")?);
+    (0..table.num_rows())
+        .map(|row| {
+            let is_match = match value(&flag, row).to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "y" | "match" => true,
+                "0" | "false" | "no" | "n" | "no_match" | "nonmatch" => false,
+                other => {
+                    return Err(Error::data(
+                        table.path(),
+                        table.position(row).with_column("is_match"),
+                        format!("'{other}' is not a yes/no value"),
+                    ))
+                }
+            };
+            for (column, array) in [("left_key", &left), ("right_key", &right)] {
+                if value(array, row).is_empty() {
+                    return Err(Error::data(
+                        table.path(),
+                        table.position(row).with_column(column),
+                        "empty key",
+                    ));
+                }
+            }
+            Ok(LabeledPair {
+                left: value(&left, row).to_string(),
+                right: value(&right, row).to_string(),
+                is_match,
+                position: table.position(row),
+            })
+        })
+        .collect()
+}
+
+/// Groups of similar records for a person to label: each set starts from
+/// a random record with candidates and takes its most similar candidates
+/// (by idf cosine of all words), then theirs, up to `set_size`. No record
+/// is in two sets.
+pub fn generate_sets(
+    records: &Records,
+    candidates: &[CandidatePair],
+    sets: usize,
+    set_size: usize,
+    seed: u64,
+) -> Vec<Vec<RecordId>> {
+    let n = records.len();
+    let mut neighbours: Vec<Vec<(f32, RecordId)>> = vec![Vec::new(); n];
+    for p in candidates {
+        let s = records.words().cosine(p.a as usize, p.b as usize);
+        neighbours[p.a as usize].push((s, p.b));
+        neighbours[p.b as usize].push((s, p.a));
+    }
+    for list in &mut neighbours {
+        list.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+    }
+    let mut order: Vec<RecordId> =
+        (0..n as RecordId).filter(|&i| !neighbours[i as usize].is_empty()).collect();
+    Rng::new(seed).shuffle(&mut order);
+    let mut used = vec![false; n];
+    let mut out = Vec::new();
+    for seed_record in order {
+        if out.len() == sets {
+            break;
+        }
+        if used[seed_record as usize] {
+            continue;
+        }
+        let mut group = vec![seed_record];
+        let mut frontier = 0;
+        while group.len() < set_size && frontier < group.len() {
+            let from = group[frontier] as usize;
+            for &(_, other) in &neighbours[from] {
+                if group.len() == set_size {
+                    break;
+                }
+                if !used[other as usize] && !group.contains(&other) {
+                    group.push(other);
+                }
+            }
+            frontier += 1;
+        }
+        if group.len() >= 2 {
+            for &r in &group {
+                used[r as usize] = true;
+            }
+            out.push(group);
+        }
+    }
+    out
+}
+
+/// Write labeling sets as a FindMatches labeling file: `labeling_set_id`,
+/// `label` (from `label_of`, or empty for a person to fill in), then every
+/// column of the source rows. `tables` are the tables `records` was built
+/// from, in order; all must have the same columns.
+pub fn write_labeling_file(
+    path: &Path,
+    tables: &[&Table],
+    records: &Records,
+    sets: &[Vec<RecordId>],
+    label_of: &dyn Fn(RecordId) -> Option<String>,
+) -> Result<()> {
+    let headers = tables.first().map(|t| t.headers()).unwrap_or_default();
+    let columns = tables
+        .iter()
+        .map(|t| headers.iter().map(|h| t.strings(h)).collect::<Result<Vec<_>>>())
+        .collect::<Result<Vec<_>>>()?;
+    crate::write::atomic_write(path, |w| {
+        let mut out = csv::Writer::from_writer(w);
+        let err = |e: csv::Error| Error::data(path, Position::default(), e.to_string());
+        let mut header = vec![SET_COLUMN.to_string(), LABEL_COLUMN.to_string()];
+        header.extend(headers.iter().cloned());
+        out.write_record(&header).map_err(err)?;
+        for (s, set) in sets.iter().enumerate() {
+            for &id in set {
+                let source = records.sources()[id as usize] as usize;
+                let row = id as usize - records.source_range(source).start;
+                let mut record = vec![format!("set-{:04}", s + 1), label_of(id).unwrap_or_default()];
+                record.extend(columns[source].iter().map(|c| value(c, row).to_string()));
+                out.write_record(&record).map_err(err)?;
+            }
+        }
+        out.flush().map_err(|e| Error::io(path, e))
+    })
+}

@@ -1,0 +1,73 @@
+/*!
+findmatches: fuzzy record matching. Train a matcher from labeled examples,
+then give every record of one table (dedup) or two tables (link) a
+`match_id` — the same id for the same real-world entity — and a
+`match_confidence_score`.
+
+# The pipeline
+
+```text
+read ─► normalize ─► block ─► compare ─► score ─► cluster ─► write
+```
+
+Each stage is a module: [`read`] (CSV/Parquet into an arrow
+[`Table`]), [`normalize`] and [`record`] (per-kind cleaning into
+columnar [`Records`]), [`block`] (candidate pairs from exact keys and a
+tantivy index), [`compare`] (a feature vector per [`CandidatePair`]),
+[`model`] (the trained [`MatchModel`] giving P(match)), [`cluster`]
+(chain-resistant clustering into match_ids) and [`write`] (atomic CSV or
+Parquet output). [`config`] holds the transform definition, [`labels`]
+the labeling-file formats, [`matcher`] ties the stages together.
+
+# Example
+
+```
+use findmatches::{synth, matcher, Table, TransformDef, infer};
+
+// Some generated customers, with known duplicates.
+let data = synth::generate(&synth::SynthOptions { entities: 50, ..Default::default() });
+let table = Table::from_batch("customers", data.batch);
+let def: TransformDef = infer::infer(&table).unwrap();
+assert_eq!(def.primary_key, "customer_id");
+
+// Run the bundled model over it.
+let model = findmatches::bundled_model().unwrap();
+let matcher = matcher::Matcher::new(model, &matcher::NoProgress);
+let output = matcher.dedup(&table).unwrap();
+assert_eq!(output.clustering.match_ids.len(), table.num_rows());
+```
+*/
+#![deny(missing_docs)]
+
+pub mod block;
+pub mod cluster;
+pub mod compare;
+pub mod config;
+pub mod error;
+pub mod infer;
+pub mod labels;
+pub mod matcher;
+pub mod model;
+pub mod normalize;
+pub mod read;
+pub mod record;
+pub mod rng;
+pub mod synth;
+pub mod write;
+
+pub use compare::{CandidatePair, ComparePlan};
+pub use config::{ColumnKind, TransformDef, Tuning};
+pub use error::{Error, ErrorKind, Result};
+pub use matcher::{MatchOutput, Matcher};
+pub use model::MatchModel;
+pub use read::Table;
+pub use record::{Record, Records};
+
+/// The default model shipped in `models/default.json`, trained on the
+/// labels in `labels/` over generated customer records.
+pub const BUNDLED_MODEL_JSON: &str = include_str!("../models/default.json");
+
+/// The bundled default model, parsed.
+pub fn bundled_model() -> Result<MatchModel> {
+    MatchModel::from_json(BUNDLED_MODEL_JSON, std::path::Path::new("models/default.json"))
+}

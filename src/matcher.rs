@@ -1,0 +1,265 @@
+//! The pipeline end to end: train a [`MatchModel`] from labels, and run a
+//! model over one table (dedup) or two (link).
+//!
+//! This is the library's front door and it is Arrow in, Arrow out: tables
+//! go in as [`Table`]s (a `RecordBatch` plus its name), results come out as
+//! one match_id and confidence per row, which [`output_batch`] appends to
+//! the input columns. Nothing here touches process-global state; the
+//! caller picks the thread pool (`rayon::ThreadPool::install`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray, UInt64Array};
+use arrow_schema::{DataType, Field, Schema};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::block::{self, BlockStats, Mode};
+use crate::cluster::{self, ClusterOptions, Clustering, ScoredPair};
+use crate::compare::{CandidatePair, ComparePlan};
+use crate::config::TransformDef;
+use crate::error::{Error, Result};
+use crate::labels::Labels;
+use crate::model::MatchModel;
+use crate::read::Table;
+use crate::record::{RecordId, Records};
+
+/// Output column with each row's cluster.
+pub const MATCH_ID: &str = "match_id";
+/// Output column with each row's confidence.
+pub const MATCH_CONFIDENCE: &str = "match_confidence_score";
+/// Output column naming each row's input table (link).
+pub const SOURCE: &str = "source";
+/// No cluster grows beyond this many records.
+const MAX_CLUSTER_SIZE: usize = 500;
+
+/// Receives progress from long stages; the CLI draws bars with it.
+pub trait Progress: Sync {
+    /// A stage starts; `total` units of work (0 when unknown).
+    fn stage(&self, name: &str, total: u64);
+    /// `n` more units are done.
+    fn advance(&self, n: u64);
+}
+
+/// A [`Progress`] that ignores everything.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn stage(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64) {}
+}
+
+/// Figures of one run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MatchStats {
+    /// Input records.
+    pub records: usize,
+    /// Candidate pairs from blocking.
+    pub blocking: BlockStats,
+    /// Candidate pairs at or above the threshold.
+    pub pairs_above_threshold: usize,
+    /// Clusters (records alone included).
+    pub clusters: usize,
+    /// Records in clusters of two or more.
+    pub matched_records: usize,
+    /// The match threshold used.
+    pub threshold: f32,
+    /// Seconds per stage.
+    pub seconds: Vec<(String, f64)>,
+}
+
+/// The result of a run: one match_id and confidence per input row, in
+/// input order (left table first for link).
+#[derive(Clone, Debug)]
+pub struct MatchOutput {
+    /// The normalized records.
+    pub records: Records,
+    /// Their clustering.
+    pub clustering: Clustering,
+    /// Figures.
+    pub stats: MatchStats,
+}
+
+/// Runs a trained model over tables.
+pub struct Matcher<'p> {
+    model: MatchModel,
+    plan: ComparePlan,
+    progress: &'p dyn Progress,
+}
+
+impl<'p> Matcher<'p> {
+    /// A matcher for `model`, reporting to `progress`.
+    pub fn new(model: MatchModel, progress: &'p dyn Progress) -> Matcher<'p> {
+        let plan = ComparePlan::new(&model.definition);
+        Matcher { model, plan, progress }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &MatchModel {
+        &self.model
+    }
+
+    /// Find duplicates within one table.
+    pub fn dedup(&self, table: &Table) -> Result<MatchOutput> {
+        self.run(&[table], Mode::Dedup)
+    }
+
+    /// Match the rows of two tables to each other.
+    pub fn link(&self, left: &Table, right: &Table) -> Result<MatchOutput> {
+        self.run(&[left, right], Mode::Link)
+    }
+
+    fn run(&self, tables: &[&Table], mode: Mode) -> Result<MatchOutput> {
+        let def = &self.model.definition;
+        let mut seconds = Vec::new();
+        let mut clock = Instant::now();
+        let mut lap = |name: &str, clock: &mut Instant| {
+            seconds.push((name.to_string(), clock.elapsed().as_secs_f64()));
+            *clock = Instant::now();
+        };
+        for table in tables {
+            let missing = def.missing_columns(&table.headers());
+            if !missing.is_empty() {
+                return Err(Error::model_mismatch(
+                    table.path(),
+                    format!("lacks column(s) {} that the model needs", missing.join(", ")),
+                ));
+            }
+        }
+        self.progress.stage("normalize", 0);
+        let records = Records::build(def, tables)?;
+        lap("normalize", &mut clock);
+        self.progress.stage("block", 0);
+        let (pairs, blocking) = block::candidates(&records, def, &def.tuning, mode)?;
+        lap("block", &mut clock);
+        self.progress.stage("compare and score", pairs.len() as u64);
+        let scored = self.score_pairs(&records, &pairs);
+        lap("compare_score", &mut clock);
+        self.progress.stage("cluster", 0);
+        let threshold = self.model.threshold();
+        let options = ClusterOptions {
+            threshold,
+            one_per_source: mode == Mode::Link && def.tuning.link_one_to_one,
+            max_cluster_size: MAX_CLUSTER_SIZE,
+        };
+        let features = std::cell::RefCell::new(vec![0.0f32; self.plan.num_features()]);
+        let clustering = cluster::cluster(records.len(), records.sources(), &scored, &options, |a, b| {
+            let mut buf = features.borrow_mut();
+            self.plan.compare(&records, a, b, &mut buf);
+            self.model.probability(&buf)
+        });
+        lap("cluster", &mut clock);
+        let stats = MatchStats {
+            records: records.len(),
+            blocking,
+            pairs_above_threshold: scored.iter().filter(|p| p.score >= threshold).count(),
+            clusters: clustering.clusters,
+            matched_records: clustering.matched_records,
+            threshold,
+            seconds,
+        };
+        Ok(MatchOutput { records, clustering, stats })
+    }
+
+    /// Compare and score candidate pairs in parallel, one scratch vector
+    /// per worker.
+    pub fn score_pairs(&self, records: &Records, pairs: &[CandidatePair]) -> Vec<ScoredPair> {
+        let stride = self.plan.num_features();
+        pairs
+            .par_chunks(4096)
+            .flat_map_iter(|chunk| {
+                let mut buf = vec![0.0f32; stride];
+                let out: Vec<ScoredPair> = chunk
+                    .iter()
+                    .map(|&pair| {
+                        self.plan.compare(records, pair.a, pair.b, &mut buf);
+                        ScoredPair { pair, score: self.model.probability(&buf) }
+                    })
+                    .collect();
+                self.progress.advance(chunk.len() as u64);
+                out
+            })
+            .collect()
+    }
+}
+
+/// Train a model: normalize the tables under `def`, resolve the labels
+/// against their records, compare the labeled pairs and fit.
+pub fn train(def: &TransformDef, tables: &[&Table], labels: &[Labels]) -> Result<MatchModel> {
+    let records = Records::build(def, tables)?;
+    let mut labeled: Vec<(CandidatePair, bool)> = Vec::new();
+    for l in labels {
+        labeled.extend(l.resolve(&records)?);
+    }
+    labeled.sort_unstable_by_key(|(p, _)| *p);
+    labeled.dedup_by_key(|(p, _)| *p);
+    if labeled.is_empty() {
+        return Err(Error::training("the labels give no pair of records"));
+    }
+    let plan = ComparePlan::new(def);
+    let pairs: Vec<CandidatePair> = labeled.iter().map(|(p, _)| *p).collect();
+    let is_match: Vec<bool> = labeled.iter().map(|(_, m)| *m).collect();
+    let features = plan.compare_all(&records, &pairs);
+    let mut distinct: Vec<RecordId> = pairs.iter().flat_map(|p| [p.a, p.b]).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    MatchModel::fit(def, &features, &is_match, distinct.len())
+}
+
+/// The output table: every input row and column (a `source` column first
+/// when there are several tables), then `match_id` and
+/// `match_confidence_score`. Input columns of those names are replaced.
+pub fn output_batch(tables: &[&Table], output: &MatchOutput) -> Result<RecordBatch> {
+    let reserved =
+        |name: &str| name == MATCH_ID || name == MATCH_CONFIDENCE || (tables.len() > 1 && name == SOURCE);
+    let mut fields: Vec<Field> = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    if let [table] = tables {
+        let batch = table.batch();
+        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+            if !reserved(field.name()) {
+                fields.push(field.as_ref().clone());
+                columns.push(column.clone());
+            }
+        }
+    } else {
+        let sources: StringArray = tables
+            .iter()
+            .flat_map(|t| {
+                let name = t.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                std::iter::repeat_n(Some(name), t.num_rows())
+            })
+            .collect();
+        fields.push(Field::new(SOURCE, DataType::Utf8, false));
+        columns.push(Arc::new(sources));
+        let mut names: Vec<String> = Vec::new();
+        for t in tables {
+            for h in t.headers() {
+                if !names.contains(&h) && !reserved(&h) {
+                    names.push(h);
+                }
+            }
+        }
+        for name in names {
+            let mut values: Vec<Option<String>> = Vec::with_capacity(output.records.len());
+            for t in tables {
+                if t.headers().contains(&name) {
+                    let a = t.strings(&name)?;
+                    values.extend(a.iter().map(|v| v.map(str::to_string)));
+                } else {
+                    values.extend(std::iter::repeat_n(None, t.num_rows()));
+                }
+            }
+            fields.push(Field::new(&name, DataType::Utf8, true));
+            columns.push(Arc::new(StringArray::from(values)));
+        }
+    }
+    fields.push(Field::new(MATCH_ID, DataType::UInt64, false));
+    columns.push(Arc::new(UInt64Array::from(output.clustering.match_ids.clone())));
+    fields.push(Field::new(MATCH_CONFIDENCE, DataType::Float32, false));
+    let confidence: Float32Array =
+        output.clustering.confidence.iter().map(|c| Some((c * 10_000.0).round() / 10_000.0)).collect();
+    columns.push(Arc::new(confidence));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| Error::usage(e.to_string()))
+}

@@ -1,0 +1,343 @@
+//! Read: CSV and Parquet files into a [`Table`] (an arrow `RecordBatch`
+//! that remembers where each row came from).
+//!
+//! The format follows the extension: `.parquet`/`.pq` is Parquet, anything
+//! else is CSV (`.tsv` is tab-separated). CSV fields are read as strings,
+//! an empty field is missing (null), and every problem is reported with the
+//! file, line and column: ragged rows, bytes that are not UTF-8, a missing
+//! header, no rows at all.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+
+use crate::error::{Error, Position, Result};
+
+/// File formats findmatches reads and writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated (or tab-separated for `.tsv`) text with a header.
+    Csv {
+        /// The field delimiter.
+        delimiter: u8,
+    },
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl Format {
+    /// The format a path's extension names.
+    pub fn of(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("parquet") | Some("pq") => Format::Parquet,
+            Some("tsv") => Format::Csv { delimiter: b'\t' },
+            _ => Format::Csv { delimiter: b',' },
+        }
+    }
+}
+
+/// A table of records: the data as arrow columns, plus where each row came
+/// from so errors can point at it.
+#[derive(Clone, Debug)]
+pub struct Table {
+    name: PathBuf,
+    batch: RecordBatch,
+    lines: Option<Vec<u64>>,
+}
+
+impl Table {
+    /// Wrap an in-memory batch; `name` labels it in error messages.
+    pub fn from_batch(name: impl Into<PathBuf>, batch: RecordBatch) -> Table {
+        Table { name: name.into(), batch, lines: None }
+    }
+
+    /// Read a CSV or Parquet file, by extension.
+    pub fn read(path: &Path) -> Result<Table> {
+        match Format::of(path) {
+            Format::Parquet => read_parquet(path),
+            Format::Csv { delimiter } => read_csv(path, delimiter),
+        }
+    }
+
+    /// The file (or name) the table came from.
+    pub fn path(&self) -> &Path {
+        &self.name
+    }
+
+    /// The data.
+    pub fn batch(&self) -> &RecordBatch {
+        &self.batch
+    }
+
+    /// Number of rows.
+    pub fn num_rows(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    /// Column names, in order.
+    pub fn headers(&self) -> Vec<String> {
+        self.batch.schema().fields().iter().map(|f| f.name().clone()).collect()
+    }
+
+    /// Where row `row` (0-based) is in the source file.
+    pub fn position(&self, row: usize) -> Position {
+        match &self.lines {
+            Some(lines) => Position::line(lines[row]),
+            None => Position::row(row as u64 + 1),
+        }
+    }
+
+    /// A column as strings (numbers and dates formatted), by name.
+    pub fn strings(&self, column: &str) -> Result<StringArray> {
+        let index = self.batch.schema().index_of(column).map_err(|_| {
+            Error::data(
+                &self.name,
+                Position::default(),
+                format!("no column '{column}' (columns: {})", self.headers().join(", ")),
+            )
+        })?;
+        to_strings(self.batch.column(index)).ok_or_else(|| {
+            Error::data(
+                &self.name,
+                Position::default().with_column(column),
+                format!(
+                    "unsupported column type {}; use strings, numbers, booleans or dates",
+                    self.batch.column(index).data_type()
+                ),
+            )
+        })
+    }
+
+    /// The primary key of every row, checked: present, non-empty, unique.
+    pub fn keys(&self, column: &str) -> Result<Vec<String>> {
+        let values = self.strings(column)?;
+        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(values.len());
+        let mut keys = Vec::with_capacity(values.len());
+        for row in 0..values.len() {
+            let key = if values.is_null(row) { "" } else { values.value(row).trim() };
+            if key.is_empty() {
+                return Err(Error::data(
+                    &self.name,
+                    self.position(row).with_column(column),
+                    "empty primary key",
+                ));
+            }
+            if let Some(first) = seen.insert(key, row) {
+                return Err(crate::error::ErrorKind::DuplicateKey {
+                    path: self.name.clone(),
+                    column: column.to_string(),
+                    key: key.to_string(),
+                    first: self.position(first),
+                    second: self.position(row),
+                }
+                .into());
+            }
+            keys.push(key.to_string());
+        }
+        Ok(keys)
+    }
+}
+
+/// Convert a column of a common type to strings; `None` for types that
+/// have no sensible text form.
+fn to_strings(array: &ArrayRef) -> Option<StringArray> {
+    fn build<T: ToString>(array: &dyn Array, value: impl Fn(usize) -> T) -> StringArray {
+        (0..array.len()).map(|i| if array.is_null(i) { None } else { Some(value(i).to_string()) }).collect()
+    }
+    let a = array.as_ref();
+    Some(match array.data_type() {
+        DataType::Utf8 => a.as_string::<i32>().clone(),
+        DataType::LargeUtf8 => a.as_string::<i64>().iter().collect(),
+        DataType::Utf8View => a.as_string_view().iter().collect(),
+        DataType::Boolean => build(a, |i| a.as_boolean().value(i)),
+        DataType::Int8 => build(a, |i| a.as_primitive::<Int8Type>().value(i)),
+        DataType::Int16 => build(a, |i| a.as_primitive::<Int16Type>().value(i)),
+        DataType::Int32 => build(a, |i| a.as_primitive::<Int32Type>().value(i)),
+        DataType::Int64 => build(a, |i| a.as_primitive::<Int64Type>().value(i)),
+        DataType::UInt8 => build(a, |i| a.as_primitive::<UInt8Type>().value(i)),
+        DataType::UInt16 => build(a, |i| a.as_primitive::<UInt16Type>().value(i)),
+        DataType::UInt32 => build(a, |i| a.as_primitive::<UInt32Type>().value(i)),
+        DataType::UInt64 => build(a, |i| a.as_primitive::<UInt64Type>().value(i)),
+        DataType::Float32 => build(a, |i| a.as_primitive::<Float32Type>().value(i)),
+        DataType::Float64 => build(a, |i| a.as_primitive::<Float64Type>().value(i)),
+        DataType::Date32 => build(a, |i| {
+            let (y, m, d) = crate::normalize::civil_from_days(a.as_primitive::<Date32Type>().value(i));
+            format!("{y:04}-{m:02}-{d:02}")
+        }),
+        _ => return None,
+    })
+}
+
+fn read_csv(path: &Path, delimiter: u8) -> Result<Table> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+    let header_record = reader.byte_headers().map_err(|e| csv_error(path, e))?.clone();
+    if header_record.is_empty() || (header_record.len() == 1 && header_record[0].is_empty()) {
+        return Err(Error::data(path, Position::line(1), "empty file: no header row"));
+    }
+    let mut headers = Vec::with_capacity(header_record.len());
+    for (i, raw) in header_record.iter().enumerate() {
+        let raw = if i == 0 { raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw) } else { raw };
+        let name = std::str::from_utf8(raw).map_err(|_| {
+            Error::data(path, Position::line(1), format!("header {} is not valid UTF-8", i + 1))
+        })?;
+        let name = name.trim().to_string();
+        if name.is_empty() {
+            return Err(Error::data(path, Position::line(1), format!("header {} is empty", i + 1)));
+        }
+        if headers.contains(&name) {
+            return Err(Error::data(
+                path,
+                Position::line(1),
+                format!("column '{name}' appears twice in the header"),
+            ));
+        }
+        headers.push(name);
+    }
+    let mut builders: Vec<StringBuilder> = headers.iter().map(|_| StringBuilder::new()).collect();
+    let mut lines = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(csv_error(path, e)),
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        for (col, field) in record.iter().enumerate() {
+            if field.is_empty() {
+                builders[col].append_null();
+                continue;
+            }
+            let text = std::str::from_utf8(field).map_err(|e| {
+                Error::data(
+                    path,
+                    Position::line(line).with_column(&headers[col]),
+                    format!("not valid UTF-8 (byte {} of the field)", e.valid_up_to() + 1),
+                )
+            })?;
+            if text.contains('\0') {
+                return Err(Error::data(
+                    path,
+                    Position::line(line).with_column(&headers[col]),
+                    "contains a NUL byte",
+                ));
+            }
+            builders[col].append_value(text);
+        }
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        return Err(Error::data(path, Position::line(1), "no records: the file has only a header"));
+    }
+    let fields: Vec<Field> = headers.iter().map(|h| Field::new(h, DataType::Utf8, true)).collect();
+    let columns: Vec<ArrayRef> = builders.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| Error::data(path, Position::default(), e.to_string()))?;
+    Ok(Table { name: path.to_path_buf(), batch, lines: Some(lines) })
+}
+
+fn csv_error(path: &Path, err: csv::Error) -> Error {
+    let position = err.position().map(|p| Position::line(p.line())).unwrap_or_default();
+    match err.into_kind() {
+        csv::ErrorKind::Io(e) => Error::io(path, e),
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            Error::data(path, position, format!("{len} fields where the header has {expected_len}"))
+        }
+        other => Error::data(path, position, format!("{other:?}")),
+    }
+}
+
+fn read_parquet(path: &Path) -> Result<Table> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let corrupt = |e: &dyn std::fmt::Display| Error::data(path, Position::default(), e.to_string());
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| corrupt(&e))?;
+    let schema = builder.schema().clone();
+    let reader = builder.build().map_err(|e| corrupt(&e))?;
+    let batches = reader.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| corrupt(&e))?;
+    let batch = arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| corrupt(&e))?;
+    if batch.num_columns() == 0 {
+        return Err(Error::data(path, Position::default(), "no columns"));
+    }
+    if batch.num_rows() == 0 {
+        return Err(Error::data(path, Position::default(), "no records"));
+    }
+    Ok(Table { name: path.to_path_buf(), batch, lines: None })
+}
+
+/// The names of `paths`, for messages.
+pub fn describe(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = dir.path().join(name);
+        File::create(&path).unwrap().write_all(bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn reads_csv_with_bom_and_missing_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "a.csv", b"\xEF\xBB\xBFid,name\n1,ann\n2,\n");
+        let table = Table::read(&path).unwrap();
+        assert_eq!(table.headers(), vec!["id", "name"]);
+        let names = table.strings("name").unwrap();
+        assert_eq!(names.value(0), "ann");
+        assert!(names.is_null(1));
+        assert_eq!(table.keys("id").unwrap(), vec!["1", "2"]);
+    }
+
+    #[test]
+    fn ragged_row_names_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "a.csv", b"id,name\n1,ann\n2,bob,extra\n");
+        let err = Table::read(&path).unwrap_err().to_string();
+        assert!(err.contains("a.csv: line 3") && err.contains("3 fields"), "{err}");
+    }
+
+    #[test]
+    fn bad_utf8_names_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "a.csv", b"id,name\n1,ann\n2,b\xffb\n");
+        let err = Table::read(&path).unwrap_err().to_string();
+        assert!(err.contains("line 3, column 'name'"), "{err}");
+    }
+
+    #[test]
+    fn empty_and_header_only_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = write(&dir, "e.csv", b"");
+        assert!(Table::read(&empty).unwrap_err().to_string().contains("empty file"));
+        let header = write(&dir, "h.csv", b"id,name\n");
+        assert!(Table::read(&header).unwrap_err().to_string().contains("only a header"));
+    }
+
+    #[test]
+    fn duplicate_and_empty_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "a.csv", b"id,name\n1,ann\n2,bob\n1,cy\n");
+        let err = Table::read(&path).unwrap().keys("id").unwrap_err().to_string();
+        assert!(err.contains("duplicate primary key '1'") && err.contains("line 2 and line 4"), "{err}");
+        let path = write(&dir, "b.csv", b"id,name\n1,ann\n,bob\n");
+        let err = Table::read(&path).unwrap().keys("id").unwrap_err().to_string();
+        assert!(err.contains("line 3, column 'id': empty primary key"), "{err}");
+    }
+}

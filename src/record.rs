@@ -1,0 +1,420 @@
+//! Records: the normalized, columnar form of the input that every later
+//! stage (block, compare, cluster) reads.
+//!
+//! [`Records::build`] normalizes each matched column of one or more tables
+//! once: the cleaned value, a phonetic code for names, token ids with idf
+//! weights for word-bearing kinds, the parsed date or number, and how many
+//! records share each value (its rarity). Values live in flat arenas, so
+//! looking one up during comparison is an index, not an allocation.
+
+use std::collections::HashMap;
+
+use arrow_array::Array;
+use rayon::prelude::*;
+use rphonetic::Encoder;
+
+use crate::config::{ColumnKind, TransformDef};
+use crate::error::{Error, Result};
+use crate::normalize::{date, DayOrder, Normalizer};
+use crate::read::Table;
+
+/// Index of a record within a [`Records`] set.
+pub type RecordId = u32;
+
+/// Strings stored back to back.
+#[derive(Debug, Default, Clone)]
+struct StrArena {
+    bytes: String,
+    ends: Vec<u32>,
+}
+
+impl StrArena {
+    fn push(&mut self, s: &str) {
+        self.bytes.push_str(s);
+        self.ends.push(self.bytes.len() as u32);
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.bytes[start..self.ends[i] as usize]
+    }
+}
+
+/// Per record, a sorted set of token ids, with idf weights per token.
+#[derive(Debug, Default, Clone)]
+pub struct TokenSets {
+    ids: Vec<u32>,
+    ends: Vec<u32>,
+    /// Token text by id.
+    vocab: Vec<String>,
+    /// Records containing each token.
+    df: Vec<u32>,
+    /// Inverse document frequency by token id.
+    idf: Vec<f32>,
+    /// Euclidean norm of each record's idf vector.
+    norms: Vec<f32>,
+}
+
+impl TokenSets {
+    /// Build token sets from one word list per record.
+    fn build<'a>(docs: impl Iterator<Item = Box<dyn Iterator<Item = &'a str> + 'a>>) -> TokenSets {
+        let mut lookup: HashMap<&'a str, u32> = HashMap::new();
+        let mut sets = TokenSets::default();
+        let mut scratch: Vec<u32> = Vec::new();
+        for words in docs {
+            scratch.clear();
+            for word in words {
+                let next = lookup.len() as u32;
+                let id = *lookup.entry(word).or_insert_with(|| {
+                    sets.vocab.push(word.to_string());
+                    sets.df.push(0);
+                    next
+                });
+                scratch.push(id);
+            }
+            scratch.sort_unstable();
+            scratch.dedup();
+            for &id in &scratch {
+                sets.df[id as usize] += 1;
+            }
+            sets.ids.extend_from_slice(&scratch);
+            sets.ends.push(sets.ids.len() as u32);
+        }
+        let n = sets.ends.len().max(1) as f32;
+        sets.idf = sets.df.iter().map(|&df| (1.0 + n / df as f32).ln()).collect();
+        sets.norms = (0..sets.ends.len())
+            .map(|i| sets.get(i).iter().map(|&t| sets.idf[t as usize].powi(2)).sum::<f32>().sqrt())
+            .collect();
+        sets
+    }
+
+    /// The token ids of record `i`, sorted.
+    pub fn get(&self, i: usize) -> &[u32] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.ids[start..self.ends[i] as usize]
+    }
+
+    /// The text of token `id`.
+    pub fn token(&self, id: u32) -> &str {
+        &self.vocab[id as usize]
+    }
+
+    /// How many records hold token `id`.
+    pub fn df(&self, id: u32) -> u32 {
+        self.df[id as usize]
+    }
+
+    /// Idf-weighted cosine similarity of records `a` and `b`, in [0, 1].
+    pub fn cosine(&self, a: usize, b: usize) -> f32 {
+        let (na, nb) = (self.norms[a], self.norms[b]);
+        if na == 0.0 || nb == 0.0 {
+            return 0.0;
+        }
+        let dot: f32 = merge_common(self.get(a), self.get(b)).map(|t| self.idf[t as usize].powi(2)).sum();
+        (dot / (na * nb)).min(1.0)
+    }
+
+    /// Jaccard similarity of the token sets of `a` and `b`.
+    pub fn jaccard(&self, a: usize, b: usize) -> f32 {
+        let (ta, tb) = (self.get(a), self.get(b));
+        if ta.is_empty() || tb.is_empty() {
+            return 0.0;
+        }
+        let common = merge_common(ta, tb).count();
+        common as f32 / (ta.len() + tb.len() - common) as f32
+    }
+}
+
+/// The elements two sorted slices share.
+fn merge_common<'a>(a: &'a [u32], b: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
+    let (mut i, mut j) = (0, 0);
+    std::iter::from_fn(move || {
+        while i < a.len() && j < b.len() {
+            match a[i].cmp(&b[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    i += 1;
+                    j += 1;
+                    return Some(a[i - 1]);
+                }
+            }
+        }
+        None
+    })
+}
+
+/// One matched column, normalized.
+#[derive(Debug, Clone)]
+pub struct Column {
+    name: String,
+    kind: ColumnKind,
+    values: StrArena,
+    codes: StrArena,
+    tokens: Option<TokenSets>,
+    numbers: Vec<f64>,
+    freq: Vec<u32>,
+}
+
+impl Column {
+    /// The column's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The column's kind.
+    pub fn kind(&self) -> ColumnKind {
+        self.kind
+    }
+
+    /// Normalized value of record `i` (`""` when missing).
+    #[inline]
+    pub fn value(&self, i: RecordId) -> &str {
+        self.values.get(i as usize)
+    }
+
+    /// Phonetic code (names) of record `i`, `""` otherwise.
+    #[inline]
+    pub fn code(&self, i: RecordId) -> &str {
+        self.codes.get(i as usize)
+    }
+
+    /// Date (days since 1970) or number of record `i`; NaN when none.
+    #[inline]
+    pub fn number(&self, i: RecordId) -> f64 {
+        self.numbers[i as usize]
+    }
+
+    /// Token sets, for word-bearing kinds (name, text, address).
+    pub fn tokens(&self) -> Option<&TokenSets> {
+        self.tokens.as_ref()
+    }
+
+    /// Rarity of record `i`'s value in [0, 1]: 1 for a value no other
+    /// record has, towards 0 for a value everyone has.
+    #[inline]
+    pub fn rarity(&self, i: RecordId, n: usize) -> f32 {
+        let f = self.freq[i as usize].max(1) as f32;
+        if n <= 1 {
+            return 1.0;
+        }
+        1.0 - f.ln() / (n as f32).ln()
+    }
+}
+
+/// A view of one record.
+#[derive(Clone, Copy)]
+pub struct Record<'a> {
+    records: &'a Records,
+    id: RecordId,
+}
+
+impl<'a> Record<'a> {
+    /// The record's primary key.
+    pub fn key(&self) -> &'a str {
+        &self.records.keys[self.id as usize]
+    }
+
+    /// Which input table it came from (0 for the first).
+    pub fn source(&self) -> u16 {
+        self.records.sources[self.id as usize]
+    }
+
+    /// Its normalized value in column `c`.
+    pub fn value(&self, c: usize) -> &'a str {
+        self.records.columns[c].value(self.id)
+    }
+}
+
+/// Normalized records of one or more tables, in table order.
+#[derive(Debug, Clone)]
+pub struct Records {
+    keys: Vec<String>,
+    sources: Vec<u16>,
+    source_starts: Vec<usize>,
+    columns: Vec<Column>,
+    words: TokenSets,
+}
+
+impl Records {
+    /// Normalize the matched columns of `tables` under `def`. Keys must
+    /// be present and unique within each table.
+    pub fn build(def: &TransformDef, tables: &[&Table]) -> Result<Records> {
+        let mut keys = Vec::new();
+        let mut sources = Vec::new();
+        let mut source_starts = Vec::new();
+        for (s, table) in tables.iter().enumerate() {
+            source_starts.push(keys.len());
+            let table_keys = table.keys(&def.primary_key)?;
+            sources.extend(std::iter::repeat_n(s as u16, table_keys.len()));
+            keys.extend(table_keys);
+        }
+        if keys.len() >= u32::MAX as usize {
+            return Err(Error::usage("more than 4 billion records"));
+        }
+        let mut columns = Vec::new();
+        for (name, kind) in def.matched_columns() {
+            let mut raw = Vec::with_capacity(keys.len());
+            for table in tables {
+                raw.push(table.strings(name)?);
+            }
+            let values: Vec<Option<&str>> = raw
+                .iter()
+                .flat_map(|a| (0..a.len()).map(move |i| (!a.is_null(i)).then(|| a.value(i))))
+                .collect();
+            columns.push(normalize_column(name, kind, &values));
+        }
+        let words = TokenSets::build((0..keys.len()).map(|i| {
+            let iter = columns
+                .iter()
+                .filter(|c| c.tokens.is_some())
+                .flat_map(move |c| c.value(i as RecordId).split(' ').filter(|w| !w.is_empty()));
+            Box::new(iter) as Box<dyn Iterator<Item = &str>>
+        }));
+        Ok(Records { keys, sources, source_starts, columns, words })
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Record `id`.
+    pub fn get(&self, id: RecordId) -> Record<'_> {
+        Record { records: self, id }
+    }
+
+    /// Primary keys, by record id.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+
+    /// Source table of each record.
+    pub fn sources(&self) -> &[u16] {
+        &self.sources
+    }
+
+    /// The record ids of source table `s`.
+    pub fn source_range(&self, s: usize) -> std::ops::Range<usize> {
+        let start = self.source_starts[s];
+        let end = self.source_starts.get(s + 1).copied().unwrap_or(self.keys.len());
+        start..end
+    }
+
+    /// Number of source tables.
+    pub fn num_sources(&self) -> usize {
+        self.source_starts.len()
+    }
+
+    /// The matched columns, in definition order.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// All words of a record's name, text and address columns.
+    pub fn words(&self) -> &TokenSets {
+        &self.words
+    }
+}
+
+fn normalize_column(name: &str, kind: ColumnKind, values: &[Option<&str>]) -> Column {
+    let day_order = if kind == ColumnKind::Date { majority_day_order(values) } else { DayOrder::default() };
+    let normalized: Vec<(String, f64)> = values
+        .par_iter()
+        .map_init(
+            || Normalizer::new(kind, day_order),
+            |norm, v| {
+                let mut out = String::new();
+                let number = v.and_then(|v| norm.normalize(v, &mut out));
+                (out, number.unwrap_or(f64::NAN))
+            },
+        )
+        .collect();
+    let mut column = Column {
+        name: name.to_string(),
+        kind,
+        values: StrArena::default(),
+        codes: StrArena::default(),
+        tokens: None,
+        numbers: Vec::with_capacity(values.len()),
+        freq: Vec::with_capacity(values.len()),
+    };
+    for (value, number) in &normalized {
+        column.values.push(value);
+        column.numbers.push(*number);
+    }
+    let codes: Vec<String> = if kind == ColumnKind::Name {
+        normalized
+            .par_iter()
+            .map_init(rphonetic::DoubleMetaphone::default, |dm, (v, _)| {
+                if v.is_empty() {
+                    String::new()
+                } else {
+                    dm.encode(&v.replace(' ', ""))
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for i in 0..values.len() {
+        column.codes.push(codes.get(i).map_or("", String::as_str));
+    }
+    let mut counts: HashMap<&str, u32> = HashMap::with_capacity(values.len());
+    for (v, _) in &normalized {
+        if !v.is_empty() {
+            *counts.entry(v.as_str()).or_default() += 1;
+        }
+    }
+    column.freq = normalized.iter().map(|(v, _)| counts.get(v.as_str()).copied().unwrap_or(1)).collect();
+    if matches!(kind, ColumnKind::Name | ColumnKind::Text | ColumnKind::Address) {
+        column.tokens = Some(TokenSets::build(normalized.iter().map(|(v, _)| {
+            Box::new(v.split(' ').filter(|w| !w.is_empty())) as Box<dyn Iterator<Item = &str>>
+        })));
+    }
+    column
+}
+
+/// The day order most unambiguous values of a date column imply.
+fn majority_day_order(values: &[Option<&str>]) -> DayOrder {
+    let (mut day_first, mut month_first) = (0usize, 0usize);
+    for v in values.iter().flatten() {
+        match date::order_hint(v) {
+            Some(DayOrder::DayFirst) => day_first += 1,
+            Some(DayOrder::MonthFirst) => month_first += 1,
+            None => {}
+        }
+    }
+    if month_first > day_first {
+        DayOrder::MonthFirst
+    } else {
+        DayOrder::DayFirst
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_similarities() {
+        let docs = ["a b c", "a b d", "x"];
+        let sets =
+            TokenSets::build(docs.iter().map(|d| Box::new(d.split(' ')) as Box<dyn Iterator<Item = &str>>));
+        assert_eq!(sets.jaccard(0, 1), 0.5);
+        assert_eq!(sets.jaccard(0, 2), 0.0);
+        assert!((sets.cosine(0, 0) - 1.0).abs() < 1e-6);
+        assert!(sets.cosine(0, 1) > 0.3 && sets.cosine(0, 1) < 1.0);
+    }
+
+    #[test]
+    fn month_first_columns_are_detected() {
+        let values = [Some("03/25/1980"), Some("01/02/1990"), None];
+        assert_eq!(majority_day_order(&values), DayOrder::MonthFirst);
+    }
+}

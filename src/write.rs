@@ -1,0 +1,108 @@
+//! Write: a `RecordBatch` to CSV or Parquet (by extension), atomically.
+//!
+//! Every file findmatches writes goes through [`atomic_write`]: the bytes
+//! go to a temporary file in the target's own directory (a rename is only
+//! atomic within one filesystem), are synced, and the temporary file is
+//! renamed over the target, then the directory is synced. A failure or a
+//! kill at any instant leaves either the old file or the new one, never a
+//! half-written one.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use arrow_array::{Array, RecordBatch};
+
+use crate::error::{Error, Result};
+use crate::read::{Format, Table};
+
+/// Write `path` atomically: `fill` writes the content into a buffered
+/// temporary file that replaces `path` only once complete and synced.
+pub fn atomic_write<F>(path: &Path, fill: F) -> Result<()>
+where
+    F: FnOnce(&mut BufWriter<&mut File>) -> Result<()>,
+{
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("output");
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(path, e))?;
+    {
+        let mut writer = BufWriter::with_capacity(1 << 20, temp.as_file_mut());
+        fill(&mut writer)?;
+        writer.flush().map_err(|e| Error::io(path, e))?;
+    }
+    temp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    temp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    sync_dir(dir).map_err(|e| Error::io(dir, e))
+}
+
+/// Make a directory's entries (renames, new files) durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// Write a batch to `path` as CSV or Parquet, by extension, atomically.
+pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<()> {
+    match Format::of(path) {
+        Format::Parquet => atomic_write(path, |w| {
+            let mut writer = parquet::arrow::ArrowWriter::try_new(w, batch.schema(), None)
+                .map_err(|e| Error::data(path, Default::default(), e.to_string()))?;
+            writer
+                .write(batch)
+                .and_then(|_| writer.close().map(|_| ()))
+                .map_err(|e| Error::data(path, Default::default(), e.to_string()))
+        }),
+        Format::Csv { delimiter } => atomic_write(path, |w| {
+            let mut out = csv::WriterBuilder::new().delimiter(delimiter).from_writer(w);
+            let table = Table::from_batch(path, batch.clone());
+            let headers = table.headers();
+            let columns = headers.iter().map(|h| table.strings(h)).collect::<Result<Vec<_>>>()?;
+            let io = |e: csv::Error| match e.into_kind() {
+                csv::ErrorKind::Io(e) => Error::io(path, e),
+                other => Error::data(path, Default::default(), format!("{other:?}")),
+            };
+            out.write_record(&headers).map_err(io)?;
+            let mut row: Vec<&str> = Vec::with_capacity(columns.len());
+            for i in 0..batch.num_rows() {
+                row.clear();
+                row.extend(columns.iter().map(|c| if c.is_null(i) { "" } else { c.value(i) }));
+                out.write_record(&row).map_err(io)?;
+            }
+            out.flush().map_err(|e| Error::io(path, e))
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_write_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        std::fs::write(&path, "old").unwrap();
+        let err = atomic_write(&path, |w| {
+            w.write_all(b"half").unwrap();
+            Err(Error::usage("stop"))
+        });
+        assert!(err.is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "temporary file left behind");
+    }
+}
