@@ -126,13 +126,17 @@ impl Default for Tuning {
 }
 
 impl Tuning {
-    /// The match probability at or above which a pair is a match.
+    /// The match probability at or above which a pair is a match, given
+    /// the model's balanced threshold `base` (the one that maximized F1 in
+    /// training's cross-validation).
     ///
-    /// The tradeoff maps to the threshold through the logit, so the
-    /// default 0.5 gives 0.5, 0.75 gives 0.88, 0.9 gives 0.96 and 0.25
-    /// gives 0.12: equal steps of the knob are equal steps of evidence.
-    pub fn match_threshold(&self) -> f32 {
-        let logit = 8.0 * (self.precision_recall_tradeoff - 0.5);
+    /// The default 0.5 gives `base`; each step of 0.1 moves the threshold
+    /// by 0.8 in logit space (evidence), up for precision, down for
+    /// recall. From a base of 0.5: 0.75 gives 0.88, 0.9 gives 0.96, 0.25
+    /// gives 0.12.
+    pub fn match_threshold(&self, base: f32) -> f32 {
+        let base = (base as f64).clamp(1e-6, 1.0 - 1e-6);
+        let logit = (base / (1.0 - base)).ln() + 8.0 * (self.precision_recall_tradeoff - 0.5);
         (1.0 / (1.0 + (-logit).exp())) as f32
     }
 
@@ -179,8 +183,11 @@ pub struct TransformDef {
 impl TransformDef {
     /// Parse a definition from TOML text; `path` names it in errors.
     pub fn from_toml(text: &str, path: &Path) -> Result<TransformDef> {
-        let def: TransformDef =
-            toml::from_str(text).map_err(|e| Error::config(path, e.to_string().trim_end()))?;
+        let def: TransformDef = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
+            Error::config(path, format!("{at}{}", e.message().trim_end().replace('\n', " ")))
+        })?;
         def.validate(path)?;
         Ok(def)
     }
@@ -301,11 +308,13 @@ precision_recall_tradeoff = 0.9
     #[test]
     fn threshold_follows_the_tradeoff() {
         let mut t = Tuning::default();
-        assert!((t.match_threshold() - 0.5).abs() < 1e-6);
+        assert!((t.match_threshold(0.5) - 0.5).abs() < 1e-6);
+        assert!((t.match_threshold(0.2) - 0.2).abs() < 1e-6);
         t.precision_recall_tradeoff = 0.9;
-        let high = t.match_threshold();
+        let high = t.match_threshold(0.5);
+        assert!(t.match_threshold(0.2) < high);
         t.precision_recall_tradeoff = 0.1;
-        let low = t.match_threshold();
+        let low = t.match_threshold(0.5);
         assert!(high > 0.95 && low < 0.05, "{high} {low}");
     }
 

@@ -202,6 +202,10 @@ pub fn infer(table: &Table) -> Result<TransformDef> {
             {
                 by_values
             }
+            // "street_number" holding numbers: short text with typos.
+            Some(ColumnKind::Address) if matches!(by_values, ColumnKind::Number | ColumnKind::Id) => {
+                ColumnKind::Text
+            }
             Some(kind) => kind,
             None if id_like(header) => ColumnKind::Id,
             None => by_values,

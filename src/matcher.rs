@@ -204,7 +204,15 @@ pub fn train(def: &TransformDef, tables: &[&Table], labels: &[Labels]) -> Result
     let mut distinct: Vec<RecordId> = pairs.iter().flat_map(|p| [p.a, p.b]).collect();
     distinct.sort_unstable();
     distinct.dedup();
-    MatchModel::fit(def, &features, &is_match, distinct.len())
+    let mut model = MatchModel::fit(def, &features, &is_match, distinct.len())?;
+    // Settle the threshold where the training data's candidates are rare.
+    let mode = if tables.len() > 1 { Mode::Link } else { Mode::Dedup };
+    let (candidates, _) = block::candidates(&records, def, &def.tuning, mode)?;
+    let matcher = Matcher::new(model.clone(), &NoProgress);
+    let probabilities: Vec<f32> =
+        matcher.score_pairs(&records, &candidates).iter().map(|p| p.score).collect();
+    model.settle_threshold(&probabilities);
+    Ok(model)
 }
 
 /// The output table: every input row and column (a `source` column first

@@ -27,6 +27,90 @@ pub const MODEL_FORMAT_VERSION: u32 = 1;
 
 /// L2 penalty of the logistic regression.
 const L2_PENALTY: f64 = 0.05;
+/// Folds of the cross-validation that sets the balanced threshold.
+const FOLDS: usize = 5;
+/// The balanced threshold stays within these bounds.
+const THRESHOLD_BOUNDS: (f32, f32) = (0.05, 0.95);
+/// Width, in logit units, of the bins of the valley search.
+const VALLEY_BIN: f64 = 0.5;
+
+/// Fit a logistic regression; returns (weights, intercept) for P(match).
+fn fit_logistic(x: Array2<f64>, y: Array1<bool>) -> Result<(Vec<f64>, f64)> {
+    let fitted = LogisticRegression::default()
+        .alpha(L2_PENALTY)
+        .max_iterations(500)
+        .fit(&Dataset::new(x, y))
+        .map_err(|e| Error::training(e.to_string()))?;
+    // linfa's probability is for its "positive" class; make it "match".
+    let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
+    Ok((fitted.params().iter().map(|w| w * sign).collect(), fitted.intercept() * sign))
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+fn logit(p: f64) -> f64 {
+    let p = p.clamp(1e-9, 1.0 - 1e-9);
+    (p / (1.0 - p)).ln()
+}
+
+/// The range of thresholds that maximize F1 over (probability,
+/// is_match) pairs: from the low edge of the lowest best cut's gap to the
+/// high edge of the highest's.
+pub fn best_f1_range(scored: &mut [(f64, bool)]) -> (f32, f32) {
+    scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let positives = scored.iter().filter(|s| s.1).count() as f64;
+    // Cut k: records k.. are predicted matches.
+    let mut best = (f64::MIN, Vec::new());
+    let (mut tp, mut predicted) = (positives, scored.len() as f64);
+    for k in 0..=scored.len() {
+        if k > 0 {
+            predicted -= 1.0;
+            tp -= f64::from(u8::from(scored[k - 1].1));
+        }
+        if k > 0 && k < scored.len() && scored[k].0 == scored[k - 1].0 {
+            continue;
+        }
+        let f1 = if predicted + positives == 0.0 { 0.0 } else { 2.0 * tp / (predicted + positives) };
+        if f1 > best.0 + 1e-12 {
+            best = (f1, vec![k]);
+        } else if (f1 - best.0).abs() <= 1e-12 {
+            best.1.push(k);
+        }
+    }
+    let (first, last) = (best.1[0], best.1[best.1.len() - 1]);
+    let low = if first == 0 { 0.0 } else { scored[first - 1].0 };
+    let high = if last == scored.len() { 1.0 } else { scored[last].0 };
+    (low.max(THRESHOLD_BOUNDS.0 as f64) as f32, high.min(THRESHOLD_BOUNDS.1 as f64) as f32)
+}
+
+/// A threshold within `range` where the fewest of `probabilities` fall:
+/// the valley between the non-match and match modes of the scored
+/// candidates, searched in logit space with bins of [`VALLEY_BIN`]. With
+/// no probabilities, the logit midpoint of the range.
+pub fn valley_threshold(range: (f32, f32), probabilities: &[f32]) -> f32 {
+    let (lo, hi) = (logit(range.0 as f64), logit(range.1 as f64));
+    let mid = sigmoid((lo + hi) / 2.0) as f32;
+    if probabilities.is_empty() || hi - lo < 2.0 * VALLEY_BIN {
+        return mid;
+    }
+    let bins = ((hi - lo) / VALLEY_BIN).ceil() as usize;
+    let mut counts = vec![0usize; bins];
+    for &p in probabilities {
+        let z = logit(p as f64);
+        if z >= lo && z < hi {
+            counts[(((z - lo) / VALLEY_BIN) as usize).min(bins - 1)] += 1;
+        }
+    }
+    // Smooth over three bins, then take the middle of the lowest run.
+    let smooth: Vec<usize> =
+        (0..bins).map(|i| counts[i.saturating_sub(1)..(i + 2).min(bins)].iter().sum()).collect();
+    let min = smooth.iter().copied().min().unwrap_or(0);
+    let run: Vec<usize> = (0..bins).filter(|&i| smooth[i] == min).collect();
+    let i = run[run.len() / 2];
+    sigmoid(lo + (i as f64 + 0.5) * VALLEY_BIN) as f32
+}
 
 /// What a model was trained on.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -39,6 +123,8 @@ pub struct TrainingSummary {
     pub non_matches: usize,
     /// Distinct labeled records.
     pub records: usize,
+    /// Thresholds that gave the best F1 on held-out labeled pairs.
+    pub threshold_range: (f32, f32),
     /// Share of training pairs classified right at the model's threshold.
     pub training_accuracy: f64,
     /// Mean log-loss on the training pairs.
@@ -58,6 +144,10 @@ pub struct MatchModel {
     pub weights: Vec<f64>,
     /// The bias.
     pub intercept: f64,
+    /// The probability threshold that maximized F1 on held-out labeled
+    /// pairs (k-fold cross-validation); `precision_recall_tradeoff` 0.5
+    /// uses it as is.
+    pub balanced_threshold: f32,
     /// What training saw.
     pub training: TrainingSummary,
     /// SHA-256 (hex) of the schema and parameters.
@@ -81,22 +171,37 @@ impl MatchModel {
                  both kinds are needed"
             )));
         }
-        let array = Array2::from_shape_fn((x.rows(), x.stride), |(i, j)| x.row(i)[j] as f64);
-        let targets = Array1::from_iter(is_match.iter().copied());
-        let dataset = Dataset::new(array, targets);
-        let fitted = LogisticRegression::default()
-            .alpha(L2_PENALTY)
-            .max_iterations(500)
-            .fit(&dataset)
-            .map_err(|e| Error::training(e.to_string()))?;
-        // linfa's probability is for its "positive" class; make it "match".
-        let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
+        let rows = |keep: &dyn Fn(usize) -> bool| -> (Array2<f64>, Array1<bool>, Vec<usize>) {
+            let idx: Vec<usize> = (0..x.rows()).filter(|&i| keep(i)).collect();
+            let a = Array2::from_shape_fn((idx.len(), x.stride), |(i, j)| x.row(idx[i])[j] as f64);
+            let y = Array1::from_iter(idx.iter().map(|&i| is_match[i]));
+            (a, y, idx)
+        };
+        let (all_x, all_y, _) = rows(&|_| true);
+        let (weights, intercept) = fit_logistic(all_x, all_y)?;
+        // Out-of-fold probabilities set the balanced threshold.
+        let mut held_out: Vec<(f64, bool)> = Vec::with_capacity(x.rows());
+        for fold in 0..FOLDS {
+            let (fx, fy, _) = rows(&|i| i % FOLDS != fold);
+            if fy.iter().all(|&m| m) || fy.iter().all(|&m| !m) {
+                continue;
+            }
+            let (w, b) = fit_logistic(fx, fy)?;
+            for i in (fold..x.rows()).step_by(FOLDS) {
+                let z = b + w.iter().zip(x.row(i)).map(|(w, &v)| w * v as f64).sum::<f64>();
+                held_out.push((sigmoid(z), is_match[i]));
+            }
+        }
+        let threshold_range =
+            if held_out.is_empty() { THRESHOLD_BOUNDS } else { best_f1_range(&mut held_out) };
+        let balanced_threshold = valley_threshold(threshold_range, &[]);
         let mut model = MatchModel {
             format_version: MODEL_FORMAT_VERSION,
             definition: def.clone(),
             features: plan.feature_names().to_vec(),
-            weights: fitted.params().iter().map(|w| w * sign).collect(),
-            intercept: fitted.intercept() * sign,
+            weights,
+            intercept,
+            balanced_threshold,
             training: TrainingSummary::default(),
             fingerprint: String::new(),
         };
@@ -113,11 +218,19 @@ impl MatchModel {
             matches,
             non_matches,
             records,
+            threshold_range,
             training_accuracy: right as f64 / is_match.len() as f64,
             training_log_loss: loss / is_match.len() as f64,
         };
         model.fingerprint = model.compute_fingerprint();
         Ok(model)
+    }
+
+    /// Settle the balanced threshold in the valley of the training
+    /// data's candidate probabilities, within the cross-validated range.
+    pub fn settle_threshold(&mut self, candidate_probabilities: &[f32]) {
+        self.balanced_threshold = valley_threshold(THRESHOLD_BOUNDS, candidate_probabilities);
+        self.fingerprint = self.compute_fingerprint();
     }
 
     /// P(match) of one feature vector.
@@ -130,7 +243,7 @@ impl MatchModel {
 
     /// The match threshold its definition's tuning sets.
     pub fn threshold(&self) -> f32 {
-        self.definition.tuning.match_threshold()
+        self.definition.tuning.match_threshold(self.balanced_threshold)
     }
 
     fn compute_fingerprint(&self) -> String {
@@ -142,6 +255,7 @@ impl MatchModel {
             "features": self.features,
             "weights": self.weights,
             "intercept": self.intercept,
+            "balanced_threshold": self.balanced_threshold,
         });
         hasher.update(schema.to_string().as_bytes());
         hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
@@ -254,6 +368,21 @@ mod tests {
             labels.push(m);
         }
         MatchModel::fit(&def, &FeatureMatrix { stride, data }, &labels, 40).unwrap()
+    }
+
+    #[test]
+    fn best_threshold_sits_in_the_gap() {
+        let mut s = vec![(0.1, false), (0.2, false), (0.6, true), (0.9, true)];
+        assert_eq!(best_f1_range(&mut s), (0.2, 0.6));
+        // One negative above a positive: the cut that keeps F1 best.
+        let mut s = vec![(0.1, false), (0.3, true), (0.5, false), (0.8, true), (0.9, true)];
+        assert_eq!(best_f1_range(&mut s), (0.1, 0.3));
+        // Within a wide range, the threshold falls where candidates are rare.
+        let mut probs = vec![0.02f32; 50];
+        probs.extend(std::iter::repeat_n(0.97f32, 50));
+        probs.extend([0.08, 0.1, 0.12, 0.85, 0.9]);
+        let t = valley_threshold((0.05, 0.95), &probs);
+        assert!(t > 0.15 && t < 0.8, "{t}");
     }
 
     #[test]

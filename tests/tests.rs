@@ -1,1 +1,7 @@
+//! End-to-end tests: the `findmatches` binary on small fixtures.
 
+mod util;
+
+mod cmd_dedup;
+mod cmd_errors;
+mod cmd_train_link;

@@ -72,7 +72,9 @@ fn build_index(records: &Records, ids: std::ops::Range<usize>) -> Result<(Index,
         grams: builder.add_text_field("grams", text),
     };
     let index = Index::create_in_ram(builder.build());
-    let threads = rayon::current_num_threads().clamp(1, 8);
+    // One writer thread: the segment layout, and so the order of tied
+    // neighbours, is then the same whatever the thread count.
+    let threads = 1;
     let mut writer: IndexWriter = index
         .writer_with_num_threads(threads, WRITER_MEMORY.max((threads * 16) << 20))
         .map_err(tantivy_error)?;

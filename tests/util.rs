@@ -1,0 +1,114 @@
+//! A scratch directory and a way to run the binary in it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary working directory for one test.
+pub struct Workdir {
+    dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new() -> Workdir {
+        Workdir { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, content).expect("write fixture");
+        path
+    }
+
+    /// Run findmatches with `args` in this directory.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_findmatches"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run findmatches")
+    }
+
+    /// Run and insist on success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "findmatches {args:?} failed ({:?}):\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run and insist on failure with `code`; returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "findmatches {args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "panic: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
+        stderr
+    }
+
+    /// The files in the directory.
+    pub fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// The repository's root (for the bundled example).
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Read a CSV into a header and rows.
+pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_path(path).expect("open csv");
+    let header = reader.headers().unwrap().iter().map(str::to_string).collect();
+    let rows = reader.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
+    (header, rows)
+}
+
+/// Pairwise precision, recall and F1 of `key -> cluster` against `key -> entity`.
+pub fn pairwise_f1(pred: &HashMap<String, String>, truth: &HashMap<String, String>) -> (f64, f64, f64) {
+    fn pairs(m: &HashMap<String, String>) -> std::collections::HashSet<(String, String)> {
+        let mut groups: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (k, c) in m {
+            groups.entry(c).or_default().push(k);
+        }
+        let mut out = std::collections::HashSet::new();
+        for members in groups.values() {
+            for (i, a) in members.iter().enumerate() {
+                for b in &members[i + 1..] {
+                    let (x, y) = if a < b { (a, b) } else { (b, a) };
+                    out.insert((x.to_string(), y.to_string()));
+                }
+            }
+        }
+        out
+    }
+    let (p, t) = (pairs(pred), pairs(truth));
+    let tp = p.intersection(&t).count() as f64;
+    let precision = if p.is_empty() { 1.0 } else { tp / p.len() as f64 };
+    let recall = if t.is_empty() { 1.0 } else { tp / t.len() as f64 };
+    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+    (precision, recall, f1)
+}
+
+/// `key -> value` from two columns of a CSV.
+pub fn column_map(path: &Path, key: &str, value: &str) -> HashMap<String, String> {
+    let (header, rows) = read_csv(path);
+    let k = header.iter().position(|h| h == key).expect("key column");
+    let v = header.iter().position(|h| h == value).expect("value column");
+    rows.into_iter().map(|r| (r[k].clone(), r[v].clone())).collect()
+}
