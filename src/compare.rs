@@ -317,21 +317,20 @@ fn compare_column(
     }
 }
 
-/// 1 when both addresses hold the same numbers (house, unit), 0.5 when
-/// neither holds any, 0 otherwise.
+/// 1 when both addresses hold the same numbers (house, unit) in any
+/// order, 0.5 when neither holds any, 0 otherwise. No allocation.
 fn numbers_agree(a: &str, b: &str) -> f32 {
-    fn nums(s: &str) -> Vec<&str> {
-        let mut v: Vec<&str> =
-            s.split(' ').filter(|w| w.bytes().next().is_some_and(|c| c.is_ascii_digit())).collect();
-        v.sort_unstable();
-        v
+    fn numbers(s: &str) -> impl Iterator<Item = &str> + Clone {
+        s.split(' ').filter(|w| w.bytes().next().is_some_and(|c| c.is_ascii_digit()))
     }
-    let (na, nb) = (nums(a), nums(b));
-    if na.is_empty() && nb.is_empty() {
-        0.5
-    } else {
-        flag(na == nb)
+    let (na, nb) = (numbers(a), numbers(b));
+    let (ca, cb) = (na.clone().count(), nb.clone().count());
+    if ca == 0 && cb == 0 {
+        return 0.5;
     }
+    let count = |it: &mut dyn Iterator<Item = &str>, w: &str| it.filter(|x| *x == w).count();
+    let same = ca == cb && na.clone().all(|w| count(&mut na.clone(), w) == count(&mut nb.clone(), w));
+    flag(same)
 }
 
 #[cfg(test)]
@@ -356,5 +355,7 @@ mod tests {
         assert_eq!(numbers_agree("12 main street", "main street 12"), 1.0);
         assert_eq!(numbers_agree("12 main street", "14 main street"), 0.0);
         assert_eq!(numbers_agree("main street", "main road"), 0.5);
+        assert_eq!(numbers_agree("4 4 main street", "4 main street 5"), 0.0);
+        assert_eq!(numbers_agree("unit 5 4 main", "4 main unit 5"), 1.0);
     }
 }

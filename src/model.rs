@@ -55,36 +55,6 @@ fn logit(p: f64) -> f64 {
     (p / (1.0 - p)).ln()
 }
 
-/// The range of thresholds that maximize F1 over (probability,
-/// is_match) pairs: from the low edge of the lowest best cut's gap to the
-/// high edge of the highest's.
-pub fn best_f1_range(scored: &mut [(f64, bool)]) -> (f32, f32) {
-    scored.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let positives = scored.iter().filter(|s| s.1).count() as f64;
-    // Cut k: records k.. are predicted matches.
-    let mut best = (f64::MIN, Vec::new());
-    let (mut tp, mut predicted) = (positives, scored.len() as f64);
-    for k in 0..=scored.len() {
-        if k > 0 {
-            predicted -= 1.0;
-            tp -= f64::from(u8::from(scored[k - 1].1));
-        }
-        if k > 0 && k < scored.len() && scored[k].0 == scored[k - 1].0 {
-            continue;
-        }
-        let f1 = if predicted + positives == 0.0 { 0.0 } else { 2.0 * tp / (predicted + positives) };
-        if f1 > best.0 + 1e-12 {
-            best = (f1, vec![k]);
-        } else if (f1 - best.0).abs() <= 1e-12 {
-            best.1.push(k);
-        }
-    }
-    let (first, last) = (best.1[0], best.1[best.1.len() - 1]);
-    let low = if first == 0 { 0.0 } else { scored[first - 1].0 };
-    let high = if last == scored.len() { 1.0 } else { scored[last].0 };
-    (low.max(THRESHOLD_BOUNDS.0 as f64) as f32, high.min(THRESHOLD_BOUNDS.1 as f64) as f32)
-}
-
 /// A threshold within `range` where the fewest of `probabilities` fall:
 /// the valley between the non-match and match modes of the scored
 /// candidates, searched in logit space with bins of [`VALLEY_BIN`]. With
@@ -109,7 +79,7 @@ pub fn valley_threshold(range: (f32, f32), probabilities: &[f32]) -> f32 {
     let min = smooth.iter().copied().min().unwrap_or(0);
     let run: Vec<usize> = (0..bins).filter(|&i| smooth[i] == min).collect();
     let i = run[run.len() / 2];
-    sigmoid(lo + (i as f64 + 0.5) * VALLEY_BIN) as f32
+    sigmoid((lo + (i as f64 + 0.5) * VALLEY_BIN).min(hi)) as f32
 }
 
 /// What a model was trained on.
@@ -123,7 +93,8 @@ pub struct TrainingSummary {
     pub non_matches: usize,
     /// Distinct labeled records.
     pub records: usize,
-    /// Thresholds that gave the best F1 on held-out labeled pairs.
+    /// Where the balanced threshold was searched: from the lowest allowed
+    /// to the median held-out probability of the labeled matches.
     pub threshold_range: (f32, f32),
     /// Share of training pairs classified right at the model's threshold.
     pub training_accuracy: f64,
@@ -192,8 +163,12 @@ impl MatchModel {
                 held_out.push((sigmoid(z), is_match[i]));
             }
         }
-        let threshold_range =
-            if held_out.is_empty() { THRESHOLD_BOUNDS } else { best_f1_range(&mut held_out) };
+        // The balanced threshold may not reject most held-out matches: it is
+        // searched below their median probability.
+        let mut positives: Vec<f64> = held_out.iter().filter(|(_, m)| *m).map(|(p, _)| *p).collect();
+        positives.sort_by(f64::total_cmp);
+        let ceiling = positives.get(positives.len() / 2).map_or(THRESHOLD_BOUNDS.1, |&p| p as f32);
+        let threshold_range = (THRESHOLD_BOUNDS.0, ceiling.clamp(THRESHOLD_BOUNDS.0, THRESHOLD_BOUNDS.1));
         let balanced_threshold = valley_threshold(threshold_range, &[]);
         let mut model = MatchModel {
             format_version: MODEL_FORMAT_VERSION,
@@ -227,9 +202,9 @@ impl MatchModel {
     }
 
     /// Settle the balanced threshold in the valley of the training
-    /// data's candidate probabilities, within the cross-validated range.
+    /// data's candidate probabilities, within `threshold_range`.
     pub fn settle_threshold(&mut self, candidate_probabilities: &[f32]) {
-        self.balanced_threshold = valley_threshold(THRESHOLD_BOUNDS, candidate_probabilities);
+        self.balanced_threshold = valley_threshold(self.training.threshold_range, candidate_probabilities);
         self.fingerprint = self.compute_fingerprint();
     }
 
@@ -371,18 +346,16 @@ mod tests {
     }
 
     #[test]
-    fn best_threshold_sits_in_the_gap() {
-        let mut s = vec![(0.1, false), (0.2, false), (0.6, true), (0.9, true)];
-        assert_eq!(best_f1_range(&mut s), (0.2, 0.6));
-        // One negative above a positive: the cut that keeps F1 best.
-        let mut s = vec![(0.1, false), (0.3, true), (0.5, false), (0.8, true), (0.9, true)];
-        assert_eq!(best_f1_range(&mut s), (0.1, 0.3));
+    fn threshold_sits_in_the_valley() {
         // Within a wide range, the threshold falls where candidates are rare.
         let mut probs = vec![0.02f32; 50];
         probs.extend(std::iter::repeat_n(0.97f32, 50));
         probs.extend([0.08, 0.1, 0.12, 0.85, 0.9]);
         let t = valley_threshold((0.05, 0.95), &probs);
         assert!(t > 0.15 && t < 0.8, "{t}");
+        // ... but never above the range's ceiling.
+        let t = valley_threshold((0.05, 0.3), &probs);
+        assert!(t <= 0.3, "{t}");
     }
 
     #[test]
