@@ -207,9 +207,9 @@ fn plain_pairs(table: &Table) -> Result<Vec<LabeledPair>> {
 }
 
 /// Groups of similar records for a person to label: each set starts from
-/// a random record with candidates and takes its most similar candidates
-/// (by idf cosine of all words), then theirs, up to `set_size`. No record
-/// is in two sets.
+/// a random record with candidates, takes its few most similar candidates
+/// (by idf cosine of all words), then theirs, breadth first, up to
+/// `set_size`. No record is in two sets.
 pub fn generate_sets(
     records: &Records,
     candidates: &[CandidatePair],
@@ -239,16 +239,22 @@ pub fn generate_sets(
         if used[seed_record as usize] {
             continue;
         }
+        // A few neighbours of each member, breadth first: the group then
+        // spans several nearby entities, not one record's whole
+        // neighbourhood.
+        let per_record = (set_size / 3).max(2);
         let mut group = vec![seed_record];
         let mut frontier = 0;
         while group.len() < set_size && frontier < group.len() {
             let from = group[frontier] as usize;
+            let mut taken = 0;
             for &(_, other) in &neighbours[from] {
-                if group.len() == set_size {
+                if group.len() == set_size || taken == per_record {
                     break;
                 }
                 if !used[other as usize] && !group.contains(&other) {
                     group.push(other);
+                    taken += 1;
                 }
             }
             frontier += 1;
