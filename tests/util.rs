@@ -97,7 +97,10 @@ pub fn pairwise_f1(pred: &HashMap<String, String>, truth: &HashMap<String, Strin
         }
         out
     }
-    let (p, t) = (pairs(pred), pairs(truth));
+    // Only the records the prediction covers.
+    let truth: HashMap<String, String> =
+        truth.iter().filter(|(k, _)| pred.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let (p, t) = (pairs(pred), pairs(&truth));
     let tp = p.intersection(&t).count() as f64;
     let precision = if p.is_empty() { 1.0 } else { tp / p.len() as f64 };
     let recall = if t.is_empty() { 1.0 } else { tp / t.len() as f64 };

@@ -1,14 +1,20 @@
-//! `findmatches synth -o customers.csv [--truth truth.csv]`: generate
+//! `findmatches synth -o customers.csv [-o more.csv ...] [--truth truth.csv]`: generate
 //! realistic customer records with known duplicates (typos, nicknames,
 //! swapped names, missing values, reformatted phones, e-mails and dates,
 //! street abbreviations).
 //!
+//! With several `-o` files, the shuffled rows are split between them by
+//! `--fractions`: a person's records can then fall in several files (an
+//! existing customer in this month's prospects) or in one (a duplicate
+//! within it).
+//!
 //! Examples:
 //!   findmatches synth --entities 1000 --seed 7 -o customers.csv --truth truth.csv
+//!   findmatches synth --entities 2000 -o crm.csv -o signups.csv --fractions 0.7,0.3
 
 use std::path::PathBuf;
 
-use findmatches::{synth, write};
+use findmatches::{read, synth, write};
 
 use super::Global;
 
@@ -30,16 +36,31 @@ pub struct Args {
     /// Prefix of the generated keys.
     #[arg(long, default_value = "c")]
     key_prefix: String,
-    /// Output file (.csv or .parquet).
-    #[arg(short, long)]
-    output: PathBuf,
+    /// Output file (.csv or .parquet); repeat to split the rows.
+    #[arg(short, long, required = true)]
+    output: Vec<PathBuf>,
+    /// Share of the rows each output gets, comma-separated (default: equal).
+    #[arg(long, value_delimiter = ',')]
+    fractions: Vec<f64>,
     /// Also write the truth (customer_id,entity_id) here.
     #[arg(long)]
     truth: Option<PathBuf>,
 }
 
 pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
-    super::check_output(&args.output)?;
+    for output in &args.output {
+        super::check_output(output)?;
+    }
+    let fractions = if args.fractions.is_empty() {
+        vec![1.0 / args.output.len() as f64; args.output.len()]
+    } else {
+        args.fractions.clone()
+    };
+    if fractions.len() != args.output.len() || fractions.iter().any(|f| !(0.0..=1.0).contains(f)) {
+        return Err(
+            findmatches::Error::usage("--fractions needs one share between 0 and 1 per -o file").into()
+        );
+    }
     if !(0.0..=1.0).contains(&args.duplicate_share) {
         return Err(findmatches::Error::usage("--duplicate-share must be between 0 and 1").into());
     }
@@ -50,7 +71,18 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         seed: args.seed,
         key_prefix: args.key_prefix.clone(),
     });
-    write::write_batch(&args.output, &data.batch)?;
+    let total = data.batch.num_rows();
+    let sum: f64 = fractions.iter().sum();
+    let mut start = 0;
+    for (i, (output, share)) in args.output.iter().zip(&fractions).enumerate() {
+        let end = if i + 1 == fractions.len() {
+            total
+        } else {
+            (start + (share / sum * total as f64).round() as usize).min(total)
+        };
+        write::write_batch(output, &data.batch.slice(start, end - start))?;
+        start = end;
+    }
     if let Some(truth) = &args.truth {
         super::check_output(truth)?;
         write::write_batch(truth, &data.truth_batch())?;
@@ -59,7 +91,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         "wrote {} records of {} people to {}",
         data.entity.len(),
         args.entities,
-        args.output.display()
+        read::describe(&args.output)
     ));
     global.emit(
         serde_json::json!({ "output": args.output, "records": data.entity.len(), "entities": args.entities }),
