@@ -149,6 +149,176 @@ where
     Clustering { match_ids, confidence, clusters: next as usize, matched_records }
 }
 
+/// What happened to a new record in incremental matching.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchStatus {
+    /// It joined a baseline cluster.
+    Existing,
+    /// It matched only other new records.
+    NewDuplicate,
+    /// It matched nothing.
+    NewUnique,
+}
+
+impl MatchStatus {
+    /// The status as written in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchStatus::Existing => "existing",
+            MatchStatus::NewDuplicate => "new_duplicate",
+            MatchStatus::NewUnique => "new_unique",
+        }
+    }
+}
+
+/// New records clustered against a fixed baseline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncrementalClustering {
+    /// match_id of each new record.
+    pub match_ids: Vec<u64>,
+    /// Confidence of each new record (as in [`Clustering::confidence`]).
+    pub confidence: Vec<f32>,
+    /// Status of each new record.
+    pub status: Vec<MatchStatus>,
+    /// The baseline record each `existing` new record matched best.
+    pub best_baseline: Vec<Option<RecordId>>,
+    /// Baseline clusters merged (only with `allow_merges`): (kept, absorbed).
+    pub merges: Vec<(u64, u64)>,
+    /// The next unused match_id.
+    pub next_match_id: u64,
+}
+
+/// Cluster `n_new` new records (ids `baseline_ids.len()..`) against a
+/// baseline whose records (ids `0..baseline_ids.len()`) keep their
+/// match_ids. Same merging rule as [`cluster`]; in addition a group never
+/// joins two baseline clusters unless `allow_merges`, so a new record that
+/// bridges two clusters joins the one it matches strongest (edges are
+/// taken strongest first). New clusters get ids from `next_match_id` on,
+/// in order of their first new record.
+pub fn cluster_incremental<F>(
+    baseline_ids: &[u64],
+    n_new: usize,
+    scored: &[ScoredPair],
+    options: &ClusterOptions,
+    allow_merges: bool,
+    next_match_id: u64,
+    score: F,
+) -> IncrementalClustering
+where
+    F: Fn(RecordId, RecordId) -> f32,
+{
+    let nb = baseline_ids.len();
+    let n = nb + n_new;
+    let mut edges: Vec<ScoredPair> =
+        scored.iter().filter(|p| p.score >= options.threshold).copied().collect();
+    edges.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.pair.cmp(&y.pair)));
+    let known: HashMap<CandidatePair, f32> = scored.iter().map(|e| (e.pair, e.score)).collect();
+    let lookup = |a: RecordId, b: RecordId| {
+        let pair = CandidatePair::new(a, b);
+        known.get(&pair).copied().unwrap_or_else(|| score(pair.a, pair.b))
+    };
+    // Baseline clusters start as groups, anchored by their match_id.
+    let mut groups =
+        Groups { parent: (0..n as u32).collect(), members: (0..n as u32).map(|i| vec![i]).collect() };
+    let mut anchors: Vec<Vec<u64>> = vec![Vec::new(); n];
+    let mut first_of: HashMap<u64, u32> = HashMap::new();
+    for (i, &id) in baseline_ids.iter().enumerate() {
+        let i = i as u32;
+        match first_of.get(&id) {
+            Some(&root) => {
+                groups.parent[i as usize] = root;
+                groups.members[i as usize].clear();
+                groups.members[root as usize].push(i);
+            }
+            None => {
+                first_of.insert(id, i);
+                anchors[i as usize].push(id);
+            }
+        }
+    }
+    let mut merges = Vec::new();
+    for edge in &edges {
+        let (ra, rb) = (groups.find(edge.pair.a), groups.find(edge.pair.b));
+        if ra == rb {
+            continue;
+        }
+        let (aa, ab) = (&anchors[ra as usize], &anchors[rb as usize]);
+        if !aa.is_empty() && !ab.is_empty() && !allow_merges {
+            continue;
+        }
+        let (ma, mb) = (&groups.members[ra as usize], &groups.members[rb as usize]);
+        if ma.len() + mb.len() > options.max_cluster_size {
+            continue;
+        }
+        let linked = ma.len() * mb.len() == 1 || {
+            let total: f32 =
+                ma.iter().flat_map(|&a| mb.iter().map(move |&b| (a, b))).map(|(a, b)| lookup(a, b)).sum();
+            total / (ma.len() * mb.len()) as f32 >= options.threshold
+        };
+        if !linked {
+            continue;
+        }
+        if !aa.is_empty() && !ab.is_empty() {
+            let kept = aa.iter().chain(ab).copied().min().unwrap_or(0);
+            merges.extend(aa.iter().chain(ab).filter(|&&id| id != kept).map(|&id| (kept, id)));
+        }
+        let (keep, gone) = if ma.len() >= mb.len() { (ra, rb) } else { (rb, ra) };
+        let moved = std::mem::take(&mut groups.members[gone as usize]);
+        groups.members[keep as usize].extend(moved);
+        let moved = std::mem::take(&mut anchors[gone as usize]);
+        anchors[keep as usize].extend(moved);
+        groups.parent[gone as usize] = keep;
+    }
+    let mut best = vec![0.0f32; n];
+    for p in scored {
+        best[p.pair.a as usize] = best[p.pair.a as usize].max(p.score);
+        best[p.pair.b as usize] = best[p.pair.b as usize].max(p.score);
+    }
+    let mut out = IncrementalClustering {
+        match_ids: vec![u64::MAX; n_new],
+        confidence: vec![0.0; n_new],
+        status: vec![MatchStatus::NewUnique; n_new],
+        best_baseline: vec![None; n_new],
+        merges,
+        next_match_id,
+    };
+    let mut new_ids: HashMap<u32, u64> = HashMap::new();
+    for x in nb as u32..n as u32 {
+        let i = x as usize - nb;
+        let root = groups.find(x);
+        let members = &groups.members[root as usize];
+        let anchor = anchors[root as usize].iter().copied().min();
+        out.match_ids[i] = match anchor {
+            Some(id) => id,
+            None => *new_ids.entry(root).or_insert_with(|| {
+                out.next_match_id += 1;
+                out.next_match_id - 1
+            }),
+        };
+        out.status[i] = match (anchor, members.len()) {
+            (Some(_), _) => MatchStatus::Existing,
+            (None, 1) => MatchStatus::NewUnique,
+            (None, _) => MatchStatus::NewDuplicate,
+        };
+        out.confidence[i] = if members.len() == 1 {
+            1.0 - best[x as usize]
+        } else {
+            let scores: Vec<(RecordId, f32)> =
+                members.iter().filter(|&&o| o != x).map(|&o| (o, lookup(x, o))).collect();
+            if anchor.is_some() {
+                out.best_baseline[i] = scores
+                    .iter()
+                    .filter(|(o, _)| (*o as usize) < nb)
+                    .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+                    .map(|(o, _)| *o);
+            }
+            scores.iter().map(|(_, s)| s).sum::<f32>() / scores.len() as f32
+        };
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +396,35 @@ mod tests {
                 }
             }}
         }
+    }
+
+    #[test]
+    fn incremental_keeps_baseline_ids_and_joins_the_stronger_cluster() {
+        // Baseline: 0,1 in cluster 7; 2 in cluster 9. New: 3 and 4, 5.
+        let baseline = [7, 7, 9];
+        let pairs = [sp(3, 0, 0.95), sp(3, 1, 0.9), sp(3, 2, 0.97), sp(4, 5, 0.9)];
+        let score = |a: u32, b: u32| if (a, b) == (0, 2) || (a, b) == (1, 2) { 0.0 } else { 0.9 };
+        let c = cluster_incremental(&baseline, 3, &pairs, &opts(0.5), false, 10, score);
+        // 3 bridges 7 and 9: it joins 9 (its strongest single link), no merge.
+        assert_eq!(c.match_ids, vec![9, 10, 10]);
+        assert_eq!(
+            c.status,
+            vec![MatchStatus::Existing, MatchStatus::NewDuplicate, MatchStatus::NewDuplicate]
+        );
+        assert_eq!(c.best_baseline[0], Some(2));
+        assert!(c.merges.is_empty());
+        assert_eq!(c.next_match_id, 11);
+        // With merges allowed and every cross pair likely, the clusters merge, reported.
+        let c = cluster_incremental(&baseline, 3, &pairs, &opts(0.5), true, 10, |_, _| 0.9);
+        assert_eq!(c.match_ids[0], 7);
+        assert_eq!(c.merges, vec![(7, 9)]);
+    }
+
+    #[test]
+    fn incremental_lone_new_record_is_unique() {
+        let c = cluster_incremental(&[0, 1], 1, &[sp(2, 0, 0.2)], &opts(0.5), false, 2, |_, _| 0.0);
+        assert_eq!(c.match_ids, vec![2]);
+        assert_eq!(c.status, vec![MatchStatus::NewUnique]);
+        assert!((c.confidence[0] - 0.8).abs() < 1e-6);
     }
 }

@@ -137,6 +137,18 @@ pub enum ErrorKind {
         /// What is wrong with it.
         comment: String,
     },
+    /// Another process holds a baseline's writer lock.
+    #[error(
+        "{}: another findmatches{} is writing this baseline; try again later or pass --wait",
+        path.display(),
+        holder.map(|p| format!(" (process {p})")).unwrap_or_default()
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// The holder's process id, when known.
+        holder: Option<u32>,
+    },
     /// Training could not produce a model.
     #[error("training failed: {message}")]
     Training {

@@ -39,11 +39,13 @@ assert_eq!(output.clustering.match_ids.len(), table.num_rows());
 */
 #![deny(missing_docs)]
 
+pub mod baseline;
 pub mod block;
 pub mod cluster;
 pub mod compare;
 pub mod config;
 pub mod error;
+pub mod incremental;
 pub mod infer;
 pub mod labels;
 pub mod matcher;
@@ -62,6 +64,22 @@ pub use matcher::{MatchOutput, Matcher};
 pub use model::MatchModel;
 pub use read::Table;
 pub use record::{Record, Records};
+
+/// A crash-test hook: with the `failpoints` feature, the process aborts
+/// here when `FINDMATCHES_FAILPOINT` names this point. Without the
+/// feature it compiles to nothing.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! fail_point {
+    ($name:expr) => {
+        #[cfg(feature = "failpoints")]
+        {
+            if std::env::var("FINDMATCHES_FAILPOINT").as_deref() == Ok($name) {
+                std::process::abort();
+            }
+        }
+    };
+}
 
 /// The default model shipped in `models/default.json`, trained on the
 /// labels in `labels/` over generated customer records.

@@ -100,6 +100,16 @@ impl<'p> Matcher<'p> {
         &self.model
     }
 
+    /// The compare plan of the model's definition.
+    pub fn plan(&self) -> &ComparePlan {
+        &self.plan
+    }
+
+    /// Where progress goes.
+    pub fn progress(&self) -> &dyn Progress {
+        self.progress
+    }
+
     /// Find duplicates within one table.
     pub fn dedup(&self, table: &Table) -> Result<MatchOutput> {
         self.run(&[table], Mode::Dedup)

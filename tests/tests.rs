@@ -4,4 +4,5 @@ mod util;
 
 mod cmd_dedup;
 mod cmd_errors;
+mod cmd_incremental;
 mod cmd_train_link;

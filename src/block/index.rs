@@ -103,6 +103,7 @@ pub fn neighbour_pairs(records: &Records, k: usize, mode: Mode) -> Result<Vec<Ca
     let (indexed, queried) = match mode {
         Mode::Dedup => (0..records.len(), 0..records.len()),
         Mode::Link => (records.source_range(1), records.source_range(0)),
+        Mode::Incremental => (0..records.len(), records.source_range(1)),
     };
     let n_indexed = indexed.len();
     let (index, fields) = build_index(records, indexed)?;
@@ -114,7 +115,7 @@ pub fn neighbour_pairs(records: &Records, k: usize, mode: Mode) -> Result<Vec<Ca
         .map(|s| s.fast_fields().u64("row").map_err(tantivy_error))
         .collect::<Result<Vec<_>>>()?;
     let max_df = ((n_indexed as f64 * MAX_DF_SHARE) as u32).max(MIN_DF_CAP) as u64;
-    let limit = k + usize::from(mode == Mode::Dedup);
+    let limit = k + usize::from(mode != Mode::Link);
     let sources = records.sources();
     let results: Vec<Result<Vec<CandidatePair>>> = queried
         .into_par_iter()

@@ -12,7 +12,8 @@
 //!   [`Tuning::neighbours`](crate::config::Tuning::neighbours).
 //!
 //! `accuracy_cost_tradeoff` widens both. In link mode only pairs across the
-//! two tables are produced.
+//! two tables are produced; in incremental mode only pairs that involve a
+//! new record.
 
 pub mod index;
 pub mod keys;
@@ -31,6 +32,9 @@ pub enum Mode {
     Dedup,
     /// Only pairs with one record from each of two tables.
     Link,
+    /// Source 0 is an already-clustered baseline, source 1 new records:
+    /// new×baseline and new×new pairs, never baseline×baseline.
+    Incremental,
 }
 
 impl Mode {
@@ -40,6 +44,7 @@ impl Mode {
         match self {
             Mode::Dedup => true,
             Mode::Link => sa != sb,
+            Mode::Incremental => sa != 0 || sb != 0,
         }
     }
 }

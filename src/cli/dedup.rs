@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use findmatches::baseline::{file_sha256, Baseline, Processed};
 use findmatches::{matcher, write, Matcher, Table};
 
 use super::{progress::Bar, Global};
@@ -31,6 +32,10 @@ pub struct Args {
     /// match_id and match_confidence_score.
     #[arg(short, long)]
     output: PathBuf,
+    /// Also keep the clustered records as a baseline in this directory, for
+    /// `findmatches incremental`.
+    #[arg(long, value_name = "DIR")]
+    baseline: Option<PathBuf>,
 }
 
 pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
@@ -38,11 +43,32 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     super::check_output(&args.output)?;
     let table = Table::read(&args.input)?;
     let model = super::resolve_model(args.model.as_deref(), args.config.as_deref(), &table)?;
+    if let Some(dir) = &args.baseline {
+        if dir.join(findmatches::baseline::MANIFEST_FILE).exists() {
+            return Err(findmatches::Error::usage(format!(
+                "{}: a baseline already exists here; match new files with `findmatches incremental`",
+                dir.display()
+            ))
+            .into());
+        }
+    }
+    let matcher_model = model.clone();
     let bar = Bar::new(global.quiet);
     let output = Matcher::new(model, &bar).dedup(&table)?;
     bar.finish();
     let batch = matcher::output_batch(&[&table], &output)?;
     write::write_batch(&args.output, &batch)?;
+    if let Some(dir) = &args.baseline {
+        let name = args.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let processed = Processed {
+            sha256: file_sha256(&args.input)?,
+            name,
+            generation: 1,
+            rows: table.num_rows() as u64,
+        };
+        Baseline::create(dir, &matcher_model, &table, &output.clustering.match_ids, processed)?;
+        global.say(format!("created baseline {} (generation 1)", dir.display()));
+    }
     report(global, &output.stats, &args.output, start);
     Ok(())
 }

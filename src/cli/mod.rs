@@ -2,7 +2,9 @@
 //! only connect flags to the library and report; no matching logic lives
 //! here.
 
+mod baseline;
 mod dedup;
+mod incremental;
 mod init;
 mod label;
 mod link;
@@ -39,6 +41,9 @@ enum Command {
     Train(train::Args),
     Dedup(dedup::Args),
     Link(link::Args),
+    Incremental(incremental::Args),
+    #[command(subcommand)]
+    Baseline(baseline::Command),
     #[command(subcommand)]
     Label(label::Command),
     Synth(synth::Args),
@@ -81,6 +86,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(&args, &global),
         Command::Dedup(args) => dedup::run(&args, &global),
         Command::Link(args) => link::run(&args, &global),
+        Command::Incremental(args) => incremental::run(&args, &global),
+        Command::Baseline(cmd) => baseline::run(&cmd, &global),
         Command::Label(cmd) => label::run(&cmd, &global),
         Command::Synth(args) => synth::run(&args, &global),
     })

@@ -1,0 +1,106 @@
+//! The manifest: the one file that says what a baseline is. Writing a new
+//! manifest (atomically, after every file it names is durable) is the
+//! commit; the files it names are never rewritten.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The manifest's file name in a baseline directory.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// The baseline format this build reads and writes.
+pub const BASELINE_FORMAT_VERSION: u32 = 1;
+
+/// One file of records added by one generation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    /// File name within the baseline directory.
+    pub file: String,
+    /// The generation that wrote it.
+    pub generation: u64,
+    /// Records in it.
+    pub rows: u64,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of its content (hex).
+    pub sha256: String,
+}
+
+/// An input file folded into the baseline (a bookmark).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Processed {
+    /// SHA-256 of the file's content (hex).
+    pub sha256: String,
+    /// The file's name when it was processed.
+    pub name: String,
+    /// The generation it went into.
+    pub generation: u64,
+    /// Its records.
+    pub rows: u64,
+}
+
+/// What a baseline holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`BASELINE_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Commits so far (1 after creation).
+    pub generation: u64,
+    /// Fingerprint of the model the baseline was clustered with.
+    pub model_fingerprint: String,
+    /// The primary key column.
+    pub primary_key: String,
+    /// The stored columns, in order (match_id comes on top in segments).
+    pub columns: Vec<String>,
+    /// Records in all segments.
+    pub records: u64,
+    /// Distinct match_ids.
+    pub clusters: u64,
+    /// The next unused match_id.
+    pub next_match_id: u64,
+    /// Record files, oldest first.
+    pub segments: Vec<Segment>,
+    /// Baseline clusters merged by `--allow-merges`: (kept, absorbed).
+    pub merges: Vec<(u64, u64)>,
+    /// Input files folded in, oldest first.
+    pub processed: Vec<Processed>,
+}
+
+impl Manifest {
+    /// Parse a manifest; `path` names it in errors.
+    pub fn from_json(text: &str, path: &Path) -> Result<Manifest> {
+        #[derive(Deserialize)]
+        struct Header {
+            format_version: Option<u64>,
+        }
+        let header: Header = serde_json::from_str(text)
+            .map_err(|e| Error::corrupt(path, format!("not a baseline manifest ({e})")))?;
+        match header.format_version {
+            Some(v) if v == BASELINE_FORMAT_VERSION as u64 => {}
+            Some(v) => return Err(Error::corrupt(
+                path,
+                format!(
+                    "baseline format version {v}; this findmatches reads version {BASELINE_FORMAT_VERSION}"
+                ),
+            )),
+            None => return Err(Error::corrupt(path, "not a baseline manifest (no format_version)")),
+        }
+        serde_json::from_str(text).map_err(|e| Error::corrupt(path, e.to_string()))
+    }
+
+    /// The manifest as pretty JSON with a final newline.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// The match_id a stored id now stands for, after merges.
+    pub fn resolve(&self, mut id: u64) -> u64 {
+        // Merges are few; follow the chain (kept ids are always smaller).
+        while let Some(&(kept, _)) = self.merges.iter().find(|(_, absorbed)| *absorbed == id) {
+            id = kept;
+        }
+        id
+    }
+}

@@ -1,0 +1,161 @@
+//! `findmatches incremental --baseline DIR --input NEW -o OUT`: match a new
+//! file against a clustered baseline and within itself, then fold it in.
+//!
+//! Only new×baseline and new×new pairs are compared. Each output row gets
+//! `match_id`, `match_confidence_score`, `match_status`
+//! (`existing|new_duplicate|new_unique`) and `matched_baseline_key`.
+//! Baseline match_ids never change: a row matching two baseline clusters
+//! joins the stronger, unless `--allow-merges` (every merge is reported).
+//! Unless `--dry-run`, the new rows are then committed to the baseline
+//! atomically. The same input file again is a no-op (`--force` redoes it).
+//!
+//! Examples:
+//!   findmatches incremental --baseline customers.fm --input prospects_2026_01.csv -o jan.csv
+//!   findmatches incremental --baseline customers.fm --input feb.csv -o unique.csv --unique-only --dry-run
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use findmatches::baseline::{file_sha256, Baseline, Commit, Processed, WriterLock};
+use findmatches::{incremental, write, MatchModel, Matcher, Table};
+
+use super::{progress::Bar, Global};
+
+/// Match a new file against a baseline and within itself, then fold it in.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The baseline directory (made by `dedup --baseline`).
+    #[arg(long, short)]
+    baseline: PathBuf,
+    /// The new records (CSV or Parquet).
+    #[arg(long, short)]
+    input: PathBuf,
+    /// Output file (.csv, .tsv, .parquet).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// The model; must be the one the baseline was built with (default: the baseline's).
+    #[arg(long, short)]
+    model: Option<PathBuf>,
+    /// Match and write the output, but leave the baseline as it is.
+    #[arg(long)]
+    dry_run: bool,
+    /// Let a new row merge baseline clusters it bridges (merges are reported).
+    #[arg(long)]
+    allow_merges: bool,
+    /// Process the input even if the baseline already holds it.
+    #[arg(long)]
+    force: bool,
+    /// Write one row per new entity that matches no baseline record.
+    #[arg(long)]
+    unique_only: bool,
+    /// Wait up to this many seconds for another writer to finish.
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "600")]
+    wait: Option<u64>,
+}
+
+pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
+    let start = Instant::now();
+    super::check_output(&args.output)?;
+    // Writers take the lock before reading, so what they read is what they
+    // commit on top of; a dry run only reads the (atomically replaced) manifest.
+    let lock = if args.dry_run {
+        None
+    } else {
+        Some(WriterLock::acquire(&args.baseline, args.wait.map(Duration::from_secs))?)
+    };
+    let mut baseline = Baseline::open(&args.baseline)?;
+    let stored = baseline.model()?;
+    let model = match &args.model {
+        Some(path) => {
+            let model = MatchModel::load(path)?;
+            if model.fingerprint != stored.fingerprint {
+                return Err(findmatches::Error::model_mismatch(
+                    path,
+                    format!(
+                        "model fingerprint {} is not the baseline's ({}); a baseline is matched with the model it was built with",
+                        &model.fingerprint[..12],
+                        &stored.fingerprint[..12]
+                    ),
+                )
+                .into());
+            }
+            model
+        }
+        None => stored,
+    };
+    let sha256 = file_sha256(&args.input)?;
+    if let Some(done) = baseline.processed(&sha256) {
+        if !args.force {
+            global.say(format!(
+                "{} was already folded into {} (generation {}, as {}); nothing to do (--force to redo it)",
+                args.input.display(),
+                args.baseline.display(),
+                done.generation,
+                done.name
+            ));
+            global.emit(serde_json::json!({ "noop": true, "generation": done.generation }));
+            return Ok(());
+        }
+    }
+    let new = Table::read(&args.input)?;
+    let (base_table, base_ids) = baseline.load()?;
+    let bar = Bar::new(global.quiet);
+    let matcher = Matcher::new(model, &bar);
+    let next_id = baseline.manifest().next_match_id;
+    let output = incremental::match_new(&matcher, &base_table, &base_ids, next_id, &new, args.allow_merges)?;
+    bar.finish();
+    let batch = incremental::output_batch(&new, &output, args.unique_only)?;
+    write::write_batch(&args.output, &batch)?;
+    for (kept, absorbed) in &output.clustering.merges {
+        global.say(format!("merged baseline cluster {absorbed} into {kept}"));
+    }
+    let committed = match &lock {
+        Some(lock) if !args.dry_run => {
+            let name = args.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            baseline.commit(
+                lock,
+                Commit {
+                    table: &new,
+                    match_ids: &output.clustering.match_ids,
+                    merges: &output.clustering.merges,
+                    next_match_id: output.clustering.next_match_id,
+                    processed: Processed {
+                        sha256,
+                        name,
+                        generation: baseline.manifest().generation + 1,
+                        rows: new.num_rows() as u64,
+                    },
+                },
+            )?;
+            true
+        }
+        _ => false,
+    };
+    let (existing, duplicates, unique) = output.status_counts();
+    let m = baseline.manifest();
+    global.say(format!(
+        "{} new records: {existing} existing, {duplicates} new duplicates, {unique} new unique; wrote {}; {}",
+        new.num_rows(),
+        args.output.display(),
+        if committed {
+            format!(
+                "baseline now generation {} with {} records in {} clusters",
+                m.generation, m.records, m.clusters
+            )
+        } else {
+            "baseline unchanged (dry run)".to_string()
+        }
+    ));
+    global.emit(serde_json::json!({
+        "output": args.output,
+        "existing": existing,
+        "new_duplicate": duplicates,
+        "new_unique": unique,
+        "merges": output.clustering.merges,
+        "committed": committed,
+        "generation": m.generation,
+        "stats": output.stats,
+        "seconds": start.elapsed().as_secs_f64(),
+    }));
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Incremental matching: new records against a clustered baseline and
+//! within themselves, never baseline against baseline.
+//!
+//! Semantics (see the README, "Incremental mode"):
+//! - every new row gets a `match_id`, a `match_confidence_score`, a
+//!   `match_status` (`existing`: joined a baseline cluster;
+//!   `new_duplicate`: matched only other new rows; `new_unique`) and, for
+//!   `existing` rows, the key of the baseline record it matched best;
+//! - baseline match_ids never change; a new row that matches two baseline
+//!   clusters joins the one it matches strongest, unless merges are
+//!   allowed, and every merge is reported;
+//! - new clusters take ids from the baseline's next unused id on.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray, UInt64Array};
+use arrow_schema::{DataType, Field, Schema};
+
+use crate::block::{self, Mode};
+use crate::cluster::{cluster_incremental, ClusterOptions, IncrementalClustering, MatchStatus};
+use crate::error::{Error, Result};
+use crate::matcher::{MatchStats, Matcher, MATCH_CONFIDENCE, MATCH_ID};
+use crate::read::Table;
+use crate::record::{RecordId, Records};
+
+/// Output column with each new row's status.
+pub const MATCH_STATUS: &str = "match_status";
+/// Output column with the baseline record an `existing` row matched best.
+pub const MATCHED_BASELINE_KEY: &str = "matched_baseline_key";
+/// No cluster grows beyond this many records.
+const MAX_CLUSTER_SIZE: usize = 500;
+
+/// The result of matching new records against a baseline.
+#[derive(Clone, Debug)]
+pub struct IncrementalOutput {
+    /// Baseline records (source 0) then new ones (source 1), normalized.
+    pub records: Records,
+    /// The new records' clustering.
+    pub clustering: IncrementalClustering,
+    /// Figures (records counts the new records only).
+    pub stats: MatchStats,
+}
+
+impl IncrementalOutput {
+    /// How many new rows got each status: (existing, new_duplicate, new_unique).
+    pub fn status_counts(&self) -> (usize, usize, usize) {
+        let count = |s: MatchStatus| self.clustering.status.iter().filter(|&&x| x == s).count();
+        (count(MatchStatus::Existing), count(MatchStatus::NewDuplicate), count(MatchStatus::NewUnique))
+    }
+}
+
+/// Match `new` against a baseline (`baseline` rows with `baseline_ids`,
+/// ids below `next_match_id`).
+pub fn match_new(
+    matcher: &Matcher<'_>,
+    baseline: &Table,
+    baseline_ids: &[u64],
+    next_match_id: u64,
+    new: &Table,
+    allow_merges: bool,
+) -> Result<IncrementalOutput> {
+    let model = matcher.model();
+    let def = &model.definition;
+    let missing = def.missing_columns(&new.headers());
+    if !missing.is_empty() {
+        return Err(Error::model_mismatch(
+            new.path(),
+            format!("lacks column(s) {} that the model needs", missing.join(", ")),
+        ));
+    }
+    let mut seconds = Vec::new();
+    let clock = Instant::now();
+    matcher.progress().stage("normalize", 0);
+    let records = Records::build(def, &[baseline, new])?;
+    let nb = records.source_range(0).len();
+    let known: HashSet<&str> = records.keys()[..nb].iter().map(String::as_str).collect();
+    for (i, key) in records.keys()[nb..].iter().enumerate() {
+        if known.contains(key.as_str()) {
+            return Err(Error::data(
+                new.path(),
+                new.position(i).with_column(&def.primary_key),
+                format!("key '{key}' is already in the baseline; keys must be new"),
+            ));
+        }
+    }
+    seconds.push(("normalize".to_string(), clock.elapsed().as_secs_f64()));
+    let clock = Instant::now();
+    matcher.progress().stage("block", 0);
+    let (pairs, blocking) = block::candidates(&records, def, &def.tuning, Mode::Incremental)?;
+    seconds.push(("block".to_string(), clock.elapsed().as_secs_f64()));
+    let clock = Instant::now();
+    matcher.progress().stage("compare and score", pairs.len() as u64);
+    let scored = matcher.score_pairs(&records, &pairs);
+    seconds.push(("compare_score".to_string(), clock.elapsed().as_secs_f64()));
+    let clock = Instant::now();
+    matcher.progress().stage("cluster", 0);
+    let threshold = model.threshold();
+    let options = ClusterOptions { threshold, one_per_source: false, max_cluster_size: MAX_CLUSTER_SIZE };
+    let features = std::cell::RefCell::new(vec![0.0f32; matcher.plan().num_features()]);
+    let clustering = cluster_incremental(
+        baseline_ids,
+        records.len() - nb,
+        &scored,
+        &options,
+        allow_merges,
+        next_match_id,
+        |a, b| {
+            let mut buf = features.borrow_mut();
+            matcher.plan().compare(&records, a, b, &mut buf);
+            model.probability(&buf)
+        },
+    );
+    seconds.push(("cluster".to_string(), clock.elapsed().as_secs_f64()));
+    let mut ids: Vec<u64> = clustering.match_ids.clone();
+    ids.sort_unstable();
+    ids.dedup();
+    let matched = clustering.status.iter().filter(|&&s| s != MatchStatus::NewUnique).count();
+    let stats = MatchStats {
+        records: records.len() - nb,
+        blocking,
+        pairs_above_threshold: scored.iter().filter(|p| p.score >= threshold).count(),
+        clusters: ids.len(),
+        matched_records: matched,
+        threshold,
+        seconds,
+    };
+    Ok(IncrementalOutput { records, clustering, stats })
+}
+
+/// The output table of an incremental run: the new rows and columns, then
+/// `match_id`, `match_confidence_score`, `match_status` and
+/// `matched_baseline_key`. With `unique_only`, one row per new entity that
+/// matched no baseline record (the first row of each such cluster).
+pub fn output_batch(new: &Table, output: &IncrementalOutput, unique_only: bool) -> Result<RecordBatch> {
+    let c = &output.clustering;
+    let rows: Vec<usize> = if unique_only {
+        let mut seen = HashSet::new();
+        (0..c.match_ids.len())
+            .filter(|&i| c.status[i] != MatchStatus::Existing && seen.insert(c.match_ids[i]))
+            .collect()
+    } else {
+        (0..c.match_ids.len()).collect()
+    };
+    let indices = arrow_array::UInt32Array::from(rows.iter().map(|&r| r as u32).collect::<Vec<_>>());
+    let reserved = [MATCH_ID, MATCH_CONFIDENCE, MATCH_STATUS, MATCHED_BASELINE_KEY];
+    let batch = new.batch();
+    let mut fields: Vec<Field> = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if !reserved.contains(&field.name().as_str()) {
+            fields.push(field.as_ref().clone());
+            columns.push(
+                arrow_select::take::take(column, &indices, None).map_err(|e| Error::usage(e.to_string()))?,
+            );
+        }
+    }
+    let keys = output.records.keys();
+    fields.push(Field::new(MATCH_ID, DataType::UInt64, false));
+    columns.push(Arc::new(UInt64Array::from(rows.iter().map(|&r| c.match_ids[r]).collect::<Vec<_>>())));
+    fields.push(Field::new(MATCH_CONFIDENCE, DataType::Float32, false));
+    columns.push(Arc::new(Float32Array::from(
+        rows.iter().map(|&r| (c.confidence[r] * 10_000.0).round() / 10_000.0).collect::<Vec<_>>(),
+    )));
+    fields.push(Field::new(MATCH_STATUS, DataType::Utf8, false));
+    columns.push(Arc::new(StringArray::from(rows.iter().map(|&r| c.status[r].as_str()).collect::<Vec<_>>())));
+    fields.push(Field::new(MATCHED_BASELINE_KEY, DataType::Utf8, true));
+    columns.push(Arc::new(StringArray::from(
+        rows.iter()
+            .map(|&r| c.best_baseline[r].map(|b: RecordId| keys[b as usize].as_str()))
+            .collect::<Vec<_>>(),
+    )));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| Error::usage(e.to_string()))
+}

@@ -1,0 +1,203 @@
+//! `findmatches incremental` and the baseline store.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::Duration;
+
+use findmatches::baseline::{Baseline, LOCK_FILE, MANIFEST_FILE};
+
+use crate::util::{column_map, pairwise_f1, read_csv, Workdir};
+
+/// Generated people split into a 60% baseline and four 10% increments,
+/// plus the whole file (same rows, same order) and the truth.
+fn split(wd: &Workdir, entities: &str) {
+    let parts = ["base.csv", "inc1.csv", "inc2.csv", "inc3.csv", "inc4.csv"];
+    let mut args = vec!["synth", "--entities", entities, "--seed", "9", "--truth", "truth.csv", "-q"];
+    for p in &parts {
+        args.extend(["-o", p]);
+    }
+    args.extend(["--fractions", "0.6,0.1,0.1,0.1,0.1"]);
+    wd.ok(&args);
+    wd.ok(&["synth", "--entities", entities, "--seed", "9", "-o", "all.csv", "-q"]);
+}
+
+fn baseline_ids(wd: &Workdir) -> HashMap<String, u64> {
+    let baseline = Baseline::open(&wd.path("fm")).unwrap();
+    let (table, ids) = baseline.load().unwrap();
+    let keys = table.keys("customer_id").unwrap();
+    assert_eq!(keys.len(), ids.len());
+    keys.into_iter().zip(ids).collect()
+}
+
+#[test]
+fn four_increments_agree_with_batch_and_never_change_baseline_ids() {
+    let wd = Workdir::new();
+    split(&wd, "1500");
+    wd.ok(&["dedup", "--input", "base.csv", "-o", "base_out.csv", "--baseline", "fm", "-q"]);
+    let first = column_map(&wd.path("base_out.csv"), "customer_id", "match_id");
+    for i in 1..=4 {
+        wd.ok(&[
+            "incremental",
+            "--baseline",
+            "fm",
+            "--input",
+            &format!("inc{i}.csv"),
+            "-o",
+            &format!("out{i}.csv"),
+            "-q",
+        ]);
+        // Baseline ids never change.
+        let now = baseline_ids(&wd);
+        for (key, id) in &first {
+            assert_eq!(now[key].to_string(), *id, "baseline id of {key} changed after increment {i}");
+        }
+        let (header, rows) = read_csv(&wd.path(&format!("out{i}.csv")));
+        let status = header.iter().position(|h| h == "match_status").unwrap();
+        let best = header.iter().position(|h| h == "matched_baseline_key").unwrap();
+        for r in &rows {
+            assert!(["existing", "new_duplicate", "new_unique"].contains(&r[status].as_str()));
+            assert_eq!(r[status] == "existing", !r[best].is_empty(), "{r:?}");
+        }
+    }
+    let manifest = Baseline::open(&wd.path("fm")).unwrap().manifest().clone();
+    assert_eq!(manifest.generation, 5);
+    let final_ids: HashMap<String, String> =
+        baseline_ids(&wd).into_iter().map(|(k, v)| (k, v.to_string())).collect();
+    let truth = column_map(&wd.path("truth.csv"), "customer_id", "entity_id");
+    assert_eq!(final_ids.len(), truth.len(), "records lost or duplicated");
+    wd.ok(&["dedup", "--input", "all.csv", "-o", "batch.csv", "-q"]);
+    let batch = column_map(&wd.path("batch.csv"), "customer_id", "match_id");
+    let (_, _, f1_incremental) = pairwise_f1(&final_ids, &truth);
+    let (_, _, f1_batch) = pairwise_f1(&batch, &truth);
+    assert!(
+        (f1_incremental - f1_batch).abs() <= 0.01,
+        "incremental F1 {f1_incremental:.4} vs batch {f1_batch:.4}"
+    );
+}
+
+#[test]
+fn same_file_twice_is_a_noop_and_dry_run_changes_nothing() {
+    let wd = Workdir::new();
+    split(&wd, "300");
+    wd.ok(&["dedup", "--input", "base.csv", "-o", "base_out.csv", "--baseline", "fm", "-q"]);
+    let before = std::fs::read(wd.path("fm").join(MANIFEST_FILE)).unwrap();
+    wd.ok(&["incremental", "--baseline", "fm", "--input", "inc1.csv", "-o", "dry.csv", "--dry-run", "-q"]);
+    assert!(wd.path("dry.csv").exists());
+    assert_eq!(
+        std::fs::read(wd.path("fm").join(MANIFEST_FILE)).unwrap(),
+        before,
+        "dry run changed the baseline"
+    );
+    wd.ok(&["incremental", "--baseline", "fm", "--input", "inc1.csv", "-o", "o1.csv", "-q"]);
+    let after_one = std::fs::read(wd.path("fm").join(MANIFEST_FILE)).unwrap();
+    let out = wd.run(&["incremental", "--baseline", "fm", "--input", "inc1.csv", "-o", "o2.csv"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("already folded into") && stderr.contains("nothing to do"), "{stderr}");
+    assert!(!wd.path("o2.csv").exists());
+    assert_eq!(std::fs::read(wd.path("fm").join(MANIFEST_FILE)).unwrap(), after_one);
+    // --force redoes it: its keys are then already in the baseline.
+    let err =
+        wd.fails(&["incremental", "--baseline", "fm", "--input", "inc1.csv", "-o", "o3.csv", "--force"], 1);
+    assert!(err.contains("already in the baseline"), "{err}");
+    // --unique-only: one row per new entity, none existing.
+    wd.ok(&[
+        "incremental",
+        "--baseline",
+        "fm",
+        "--input",
+        "inc2.csv",
+        "-o",
+        "u.csv",
+        "--unique-only",
+        "--dry-run",
+        "-q",
+    ]);
+    let (header, rows) = read_csv(&wd.path("u.csv"));
+    let (status, id) = (
+        header.iter().position(|h| h == "match_status").unwrap(),
+        header.iter().position(|h| h == "match_id").unwrap(),
+    );
+    assert!(rows.iter().all(|r| r[status] != "existing"));
+    let mut ids: Vec<&String> = rows.iter().map(|r| &r[id]).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), rows.len());
+}
+
+#[test]
+fn another_model_is_refused() {
+    let wd = Workdir::new();
+    split(&wd, "300");
+    wd.ok(&["dedup", "--input", "base.csv", "-o", "b.csv", "--baseline", "fm", "-q"]);
+    let mut model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(wd.path("fm").join("model.json")).unwrap()).unwrap();
+    model["fingerprint"] = serde_json::json!("0".repeat(64));
+    wd.write("other.json", &model.to_string());
+    let err = wd.fails(
+        &["incremental", "--baseline", "fm", "--input", "inc1.csv", "-o", "o.csv", "--model", "other.json"],
+        1,
+    );
+    assert!(err.contains("other.json"), "{err}");
+    assert_eq!(Baseline::open(&wd.path("fm")).unwrap().manifest().generation, 1);
+}
+
+#[test]
+fn a_second_writer_is_refused_and_a_dead_writers_lock_is_recovered() {
+    let wd = Workdir::new();
+    split(&wd, "300");
+    wd.ok(&["dedup", "--input", "base.csv", "-o", "b.csv", "--baseline", "fm", "-q"]);
+    // A live holder: this test process.
+    std::fs::write(wd.path("fm").join(LOCK_FILE), format!("{}\n", std::process::id())).unwrap();
+    let err = wd.fails(&["incremental", "--baseline", "fm", "--input", "inc1.csv", "-o", "o.csv"], 1);
+    assert!(err.contains("another findmatches") && err.contains("--wait"), "{err}");
+    assert_eq!(Baseline::open(&wd.path("fm")).unwrap().manifest().generation, 1);
+    // A holder that no longer exists (killed): the lock is taken over.
+    std::fs::write(wd.path("fm").join(LOCK_FILE), "4000000000\n").unwrap();
+    wd.ok(&["incremental", "--baseline", "fm", "--input", "inc1.csv", "-o", "o.csv", "-q"]);
+    assert_eq!(Baseline::open(&wd.path("fm")).unwrap().manifest().generation, 2);
+    assert!(!wd.path("fm").join(LOCK_FILE).exists());
+}
+
+#[test]
+fn killed_commits_leave_the_old_or_the_new_generation() {
+    let wd = Workdir::new();
+    split(&wd, "1500");
+    wd.ok(&["dedup", "--input", "base.csv", "-o", "b.csv", "--baseline", "fm", "-q"]);
+    let base_rows = read_csv(&wd.path("base.csv")).1.len();
+    let inc_rows = read_csv(&wd.path("inc1.csv")).1.len();
+    let mut outcomes = HashMap::new();
+    for trial in 0..30u64 {
+        let _ = std::fs::remove_dir_all(wd.path("trial"));
+        copy_dir(&wd.path("fm"), &wd.path("trial"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_findmatches"))
+            .args(["incremental", "--baseline", "trial", "--input", "inc1.csv", "-o", "o.csv", "-q"])
+            .current_dir(wd.path(""))
+            .spawn()
+            .unwrap();
+        // Spread the kills over the run (about 100-300 ms here).
+        std::thread::sleep(Duration::from_millis((trial * 37) % 250));
+        let _ = child.kill();
+        let _ = child.wait();
+        let baseline = Baseline::open(&wd.path("trial")).expect("baseline opens after a kill");
+        let (table, ids) = baseline.load().expect("baseline loads after a kill");
+        let keys = table.keys("customer_id").expect("no record duplicated");
+        let generation = baseline.manifest().generation;
+        let expected = if generation == 1 { base_rows } else { base_rows + inc_rows };
+        assert!(generation == 1 || generation == 2);
+        assert_eq!(keys.len(), expected, "records lost or added at generation {generation}");
+        assert_eq!(ids.len(), expected);
+        *outcomes.entry(generation).or_insert(0) += 1;
+        // A stale lock is recovered: the next run works.
+        wd.ok(&["incremental", "--baseline", "trial", "--input", "inc2.csv", "-o", "o2.csv", "-q"]);
+    }
+    assert!(outcomes.len() == 2, "kills should land both before and after the commit: {outcomes:?}");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
