@@ -50,12 +50,40 @@ pub struct Clustering {
     pub matched_records: usize,
 }
 
-struct Groups {
+/// Greedy average-linkage agglomeration, shared by batch and incremental
+/// clustering: union-find groups with their members, optional anchors
+/// (baseline match_ids a group holds), and pair scores (known or computed
+/// on demand).
+struct Agglomeration<F> {
     parent: Vec<u32>,
     members: Vec<Vec<RecordId>>,
+    anchors: Vec<Vec<u64>>,
+    known: HashMap<CandidatePair, f32>,
+    best: Vec<f32>,
+    score: F,
 }
 
-impl Groups {
+impl<F: Fn(RecordId, RecordId) -> f32> Agglomeration<F> {
+    fn new(n: usize, scored: &[ScoredPair], score: F) -> Agglomeration<F> {
+        let mut best = vec![0.0f32; n];
+        // A pair listed twice keeps its higher score, whatever the order.
+        let mut known: HashMap<CandidatePair, f32> = HashMap::with_capacity(scored.len());
+        for p in scored {
+            best[p.pair.a as usize] = best[p.pair.a as usize].max(p.score);
+            best[p.pair.b as usize] = best[p.pair.b as usize].max(p.score);
+            let entry = known.entry(p.pair).or_insert(p.score);
+            *entry = entry.max(p.score);
+        }
+        Agglomeration {
+            parent: (0..n as u32).collect(),
+            members: (0..n as u32).map(|i| vec![i]).collect(),
+            anchors: vec![Vec::new(); n],
+            known,
+            best,
+            score,
+        }
+    }
+
     fn find(&mut self, mut x: u32) -> u32 {
         while self.parent[x as usize] != x {
             let p = self.parent[x as usize];
@@ -63,6 +91,77 @@ impl Groups {
             x = p;
         }
         x
+    }
+
+    fn lookup(&self, a: RecordId, b: RecordId) -> f32 {
+        let pair = CandidatePair::new(a, b);
+        self.known.get(&pair).copied().unwrap_or_else(|| (self.score)(pair.a, pair.b))
+    }
+
+    /// Put `x` in the group of `root` (before any merging).
+    fn attach(&mut self, x: u32, root: u32) {
+        self.parent[x as usize] = root;
+        self.members[x as usize].clear();
+        self.members[root as usize].push(x);
+    }
+
+    /// Merge along edges at or above the threshold, strongest first, when
+    /// `allowed(members_a, members_b, anchors_a, anchors_b)` and the
+    /// average probability across the two groups reaches the threshold.
+    /// Returns the anchor merges: (kept, absorbed).
+    fn run(
+        &mut self,
+        scored: &[ScoredPair],
+        options: &ClusterOptions,
+        allowed: impl Fn(&[RecordId], &[RecordId], &[u64], &[u64]) -> bool,
+    ) -> Vec<(u64, u64)> {
+        let mut edges: Vec<ScoredPair> =
+            scored.iter().filter(|p| p.score >= options.threshold).copied().collect();
+        edges.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.pair.cmp(&y.pair)));
+        let mut merges = Vec::new();
+        for edge in &edges {
+            let (ra, rb) = (self.find(edge.pair.a), self.find(edge.pair.b));
+            if ra == rb {
+                continue;
+            }
+            let (ma, mb) = (&self.members[ra as usize], &self.members[rb as usize]);
+            let (aa, ab) = (&self.anchors[ra as usize], &self.anchors[rb as usize]);
+            if ma.len() + mb.len() > options.max_cluster_size || !allowed(ma, mb, aa, ab) {
+                continue;
+            }
+            let linked = ma.len() * mb.len() == 1 || {
+                let total: f32 = ma
+                    .iter()
+                    .flat_map(|&a| mb.iter().map(move |&b| (a, b)))
+                    .map(|(a, b)| self.lookup(a, b))
+                    .sum();
+                total / (ma.len() * mb.len()) as f32 >= options.threshold
+            };
+            if !linked {
+                continue;
+            }
+            if !aa.is_empty() && !ab.is_empty() {
+                let kept = aa.iter().chain(ab).copied().min().unwrap_or(0);
+                merges.extend(aa.iter().chain(ab).filter(|&&id| id != kept).map(|&id| (kept, id)));
+            }
+            let (keep, gone) = if ma.len() >= mb.len() { (ra, rb) } else { (rb, ra) };
+            let moved = std::mem::take(&mut self.members[gone as usize]);
+            self.members[keep as usize].extend(moved);
+            let moved = std::mem::take(&mut self.anchors[gone as usize]);
+            self.anchors[keep as usize].extend(moved);
+            self.parent[gone as usize] = keep;
+        }
+        merges
+    }
+
+    /// Confidence of `x` in its group: mean probability with the other
+    /// members, or 1 − its best candidate's when alone.
+    fn confidence(&self, x: RecordId, members: &[RecordId]) -> f32 {
+        if members.len() == 1 {
+            return 1.0 - self.best[x as usize];
+        }
+        let sum: f32 = members.iter().filter(|&&o| o != x).map(|&o| self.lookup(x, o)).sum();
+        sum / (members.len() - 1) as f32
     }
 }
 
@@ -78,51 +177,11 @@ pub fn cluster<F>(
 where
     F: Fn(RecordId, RecordId) -> f32,
 {
-    let mut edges: Vec<ScoredPair> =
-        scored.iter().filter(|p| p.score >= options.threshold).copied().collect();
-    edges.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.pair.cmp(&y.pair)));
-    let known: HashMap<CandidatePair, f32> = edges.iter().map(|e| (e.pair, e.score)).collect();
-    let lookup = |a: RecordId, b: RecordId| {
-        let pair = CandidatePair::new(a, b);
-        known.get(&pair).copied().unwrap_or_else(|| score(pair.a, pair.b))
-    };
-    let mut groups =
-        Groups { parent: (0..n as u32).collect(), members: (0..n as u32).map(|i| vec![i]).collect() };
-    for edge in &edges {
-        let (ra, rb) = (groups.find(edge.pair.a), groups.find(edge.pair.b));
-        if ra == rb {
-            continue;
-        }
-        let (ma, mb) = (&groups.members[ra as usize], &groups.members[rb as usize]);
-        if ma.len() + mb.len() > options.max_cluster_size {
-            continue;
-        }
-        if options.one_per_source
-            && ma.iter().any(|&a| mb.iter().any(|&b| sources[a as usize] == sources[b as usize]))
-        {
-            continue;
-        }
-        let linked = if ma.len() == 1 && mb.len() == 1 {
-            true
-        } else {
-            let total: f32 =
-                ma.iter().flat_map(|&a| mb.iter().map(move |&b| (a, b))).map(|(a, b)| lookup(a, b)).sum();
-            total / (ma.len() * mb.len()) as f32 >= options.threshold
-        };
-        if linked {
-            let (keep, gone) = if ma.len() >= mb.len() { (ra, rb) } else { (rb, ra) };
-            let moved = std::mem::take(&mut groups.members[gone as usize]);
-            groups.members[keep as usize].extend(moved);
-            groups.parent[gone as usize] = keep;
-        }
-    }
-    // Best candidate probability of each record, for the confidence of
-    // records left alone.
-    let mut best = vec![0.0f32; n];
-    for p in scored {
-        best[p.pair.a as usize] = best[p.pair.a as usize].max(p.score);
-        best[p.pair.b as usize] = best[p.pair.b as usize].max(p.score);
-    }
+    let mut agg = Agglomeration::new(n, scored, score);
+    agg.run(scored, options, |ma, mb, _, _| {
+        !options.one_per_source
+            || !ma.iter().any(|&a| mb.iter().any(|&b| sources[a as usize] == sources[b as usize]))
+    });
     let mut match_ids = vec![u64::MAX; n];
     let mut confidence = vec![0.0f32; n];
     let (mut next, mut matched_records) = (0u64, 0usize);
@@ -130,16 +189,11 @@ where
         if match_ids[i as usize] != u64::MAX {
             continue;
         }
-        let root = groups.find(i);
-        let members = &groups.members[root as usize];
+        let root = agg.find(i);
+        let members = &agg.members[root as usize];
         for &m in members {
             match_ids[m as usize] = next;
-            confidence[m as usize] = if members.len() == 1 {
-                1.0 - best[m as usize]
-            } else {
-                let sum: f32 = members.iter().filter(|&&o| o != m).map(|&o| lookup(m, o)).sum();
-                sum / (members.len() - 1) as f32
-            };
+            confidence[m as usize] = agg.confidence(m, members);
         }
         if members.len() > 1 {
             matched_records += members.len();
@@ -210,71 +264,19 @@ where
 {
     let nb = baseline_ids.len();
     let n = nb + n_new;
-    let mut edges: Vec<ScoredPair> =
-        scored.iter().filter(|p| p.score >= options.threshold).copied().collect();
-    edges.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.pair.cmp(&y.pair)));
-    let known: HashMap<CandidatePair, f32> = scored.iter().map(|e| (e.pair, e.score)).collect();
-    let lookup = |a: RecordId, b: RecordId| {
-        let pair = CandidatePair::new(a, b);
-        known.get(&pair).copied().unwrap_or_else(|| score(pair.a, pair.b))
-    };
+    let mut agg = Agglomeration::new(n, scored, score);
     // Baseline clusters start as groups, anchored by their match_id.
-    let mut groups =
-        Groups { parent: (0..n as u32).collect(), members: (0..n as u32).map(|i| vec![i]).collect() };
-    let mut anchors: Vec<Vec<u64>> = vec![Vec::new(); n];
     let mut first_of: HashMap<u64, u32> = HashMap::new();
     for (i, &id) in baseline_ids.iter().enumerate() {
-        let i = i as u32;
         match first_of.get(&id) {
-            Some(&root) => {
-                groups.parent[i as usize] = root;
-                groups.members[i as usize].clear();
-                groups.members[root as usize].push(i);
-            }
+            Some(&root) => agg.attach(i as u32, root),
             None => {
-                first_of.insert(id, i);
-                anchors[i as usize].push(id);
+                first_of.insert(id, i as u32);
+                agg.anchors[i].push(id);
             }
         }
     }
-    let mut merges = Vec::new();
-    for edge in &edges {
-        let (ra, rb) = (groups.find(edge.pair.a), groups.find(edge.pair.b));
-        if ra == rb {
-            continue;
-        }
-        let (aa, ab) = (&anchors[ra as usize], &anchors[rb as usize]);
-        if !aa.is_empty() && !ab.is_empty() && !allow_merges {
-            continue;
-        }
-        let (ma, mb) = (&groups.members[ra as usize], &groups.members[rb as usize]);
-        if ma.len() + mb.len() > options.max_cluster_size {
-            continue;
-        }
-        let linked = ma.len() * mb.len() == 1 || {
-            let total: f32 =
-                ma.iter().flat_map(|&a| mb.iter().map(move |&b| (a, b))).map(|(a, b)| lookup(a, b)).sum();
-            total / (ma.len() * mb.len()) as f32 >= options.threshold
-        };
-        if !linked {
-            continue;
-        }
-        if !aa.is_empty() && !ab.is_empty() {
-            let kept = aa.iter().chain(ab).copied().min().unwrap_or(0);
-            merges.extend(aa.iter().chain(ab).filter(|&&id| id != kept).map(|&id| (kept, id)));
-        }
-        let (keep, gone) = if ma.len() >= mb.len() { (ra, rb) } else { (rb, ra) };
-        let moved = std::mem::take(&mut groups.members[gone as usize]);
-        groups.members[keep as usize].extend(moved);
-        let moved = std::mem::take(&mut anchors[gone as usize]);
-        anchors[keep as usize].extend(moved);
-        groups.parent[gone as usize] = keep;
-    }
-    let mut best = vec![0.0f32; n];
-    for p in scored {
-        best[p.pair.a as usize] = best[p.pair.a as usize].max(p.score);
-        best[p.pair.b as usize] = best[p.pair.b as usize].max(p.score);
-    }
+    let merges = agg.run(scored, options, |_, _, aa, ab| allow_merges || aa.is_empty() || ab.is_empty());
     let mut out = IncrementalClustering {
         match_ids: vec![u64::MAX; n_new],
         confidence: vec![0.0; n_new],
@@ -286,9 +288,9 @@ where
     let mut new_ids: HashMap<u32, u64> = HashMap::new();
     for x in nb as u32..n as u32 {
         let i = x as usize - nb;
-        let root = groups.find(x);
-        let members = &groups.members[root as usize];
-        let anchor = anchors[root as usize].iter().copied().min();
+        let root = agg.find(x);
+        let members = &agg.members[root as usize];
+        let anchor = agg.anchors[root as usize].iter().copied().min();
         out.match_ids[i] = match anchor {
             Some(id) => id,
             None => *new_ids.entry(root).or_insert_with(|| {
@@ -301,20 +303,15 @@ where
             (None, 1) => MatchStatus::NewUnique,
             (None, _) => MatchStatus::NewDuplicate,
         };
-        out.confidence[i] = if members.len() == 1 {
-            1.0 - best[x as usize]
-        } else {
-            let scores: Vec<(RecordId, f32)> =
-                members.iter().filter(|&&o| o != x).map(|&o| (o, lookup(x, o))).collect();
-            if anchor.is_some() {
-                out.best_baseline[i] = scores
-                    .iter()
-                    .filter(|(o, _)| (*o as usize) < nb)
-                    .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
-                    .map(|(o, _)| *o);
-            }
-            scores.iter().map(|(_, s)| s).sum::<f32>() / scores.len() as f32
-        };
+        out.confidence[i] = agg.confidence(x, members);
+        if anchor.is_some() {
+            out.best_baseline[i] = members
+                .iter()
+                .filter(|&&o| (o as usize) < nb)
+                .map(|&o| (o, agg.lookup(x, o)))
+                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+                .map(|(o, _)| o);
+        }
     }
     out
 }

@@ -79,12 +79,14 @@ impl Manifest {
             .map_err(|e| Error::corrupt(path, format!("not a baseline manifest ({e})")))?;
         match header.format_version {
             Some(v) if v == BASELINE_FORMAT_VERSION as u64 => {}
-            Some(v) => return Err(Error::corrupt(
-                path,
-                format!(
+            Some(v) => {
+                return Err(Error::corrupt(
+                    path,
+                    format!(
                     "baseline format version {v}; this findmatches reads version {BASELINE_FORMAT_VERSION}"
                 ),
-            )),
+                ))
+            }
             None => return Err(Error::corrupt(path, "not a baseline manifest (no format_version)")),
         }
         serde_json::from_str(text).map_err(|e| Error::corrupt(path, e.to_string()))
