@@ -201,3 +201,30 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
 }
+
+#[test]
+fn baseline_info_and_export() {
+    let wd = Workdir::new();
+    split(&wd, "300");
+    wd.ok(&["dedup", "--input", "base.csv", "-o", "b.csv", "--baseline", "fm", "-q"]);
+    wd.ok(&["incremental", "--baseline", "fm", "--input", "inc1.csv", "-o", "o1.csv", "-q"]);
+    let info: serde_json::Value =
+        serde_json::from_str(wd.ok(&["baseline", "info", "fm", "--json"]).trim()).unwrap();
+    let rows = read_csv(&wd.path("base.csv")).1.len() + read_csv(&wd.path("inc1.csv")).1.len();
+    assert_eq!(info["generation"], 2);
+    assert_eq!(info["records"].as_u64().unwrap() as usize, rows);
+    assert_eq!(info["processed"].as_array().unwrap().len(), 2);
+    wd.ok(&["baseline", "export", "fm", "-o", "all.parquet", "-q"]);
+    let exported = findmatches::Table::read(&wd.path("all.parquet")).unwrap();
+    assert_eq!(exported.num_rows(), rows);
+    // Export agrees with the ids the runs reported.
+    let ids = exported.strings("match_id").unwrap();
+    let keys = exported.keys("customer_id").unwrap();
+    let mut reported = column_map(&wd.path("b.csv"), "customer_id", "match_id");
+    reported.extend(column_map(&wd.path("o1.csv"), "customer_id", "match_id"));
+    for (i, key) in keys.iter().enumerate() {
+        assert_eq!(reported[key], ids.value(i), "{key}");
+    }
+    let err = wd.fails(&["baseline", "info", "nowhere"], 2);
+    assert!(err.contains("not a baseline"), "{err}");
+}

@@ -1,13 +1,21 @@
 //! `findmatches baseline info DIR`: what a baseline holds — records,
-//! clusters, generations, processed files.
+//! clusters, generations, processed files. `findmatches baseline export DIR
+//! -o FILE`: every record with its current match_id.
 //!
 //! Examples:
 //!   findmatches baseline info customers.fm
 //!   findmatches baseline info customers.fm --json
+//!   findmatches baseline export customers.fm -o customers_clustered.parquet
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
+use arrow_array::{RecordBatch, UInt64Array};
+use arrow_schema::{DataType, Field, Schema};
 use findmatches::baseline::Baseline;
+use findmatches::matcher::MATCH_ID;
+use findmatches::write;
 
 use super::Global;
 
@@ -15,6 +23,17 @@ use super::Global;
 pub enum Command {
     /// Show what a baseline holds.
     Info(InfoArgs),
+    /// Write every baseline record with its current match_id.
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// The baseline directory.
+    dir: PathBuf,
+    /// Output file (.csv, .tsv, .parquet).
+    #[arg(short, long)]
+    output: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -26,7 +45,28 @@ pub struct InfoArgs {
 pub fn run(command: &Command, global: &Global) -> anyhow::Result<()> {
     match command {
         Command::Info(args) => info(args, global),
+        Command::Export(args) => export(args, global),
     }
+}
+
+fn export(args: &ExportArgs, global: &Global) -> anyhow::Result<()> {
+    super::check_output(&args.output)?;
+    let baseline = Baseline::open(&args.dir)?;
+    let (table, ids) = baseline.load()?;
+    let batch = table.batch();
+    let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut columns = batch.columns().to_vec();
+    fields.push(Field::new(MATCH_ID, DataType::UInt64, false));
+    columns.push(Arc::new(UInt64Array::from(ids)));
+    let out = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+    write::write_batch(&args.output, &out)?;
+    global.say(format!(
+        "wrote {} records of {} to {}",
+        out.num_rows(),
+        args.dir.display(),
+        args.output.display()
+    ));
+    Ok(())
 }
 
 fn info(args: &InfoArgs, global: &Global) -> anyhow::Result<()> {
