@@ -136,7 +136,7 @@ impl ComparePlan {
     pub fn compare(&self, records: &Records, a: RecordId, b: RecordId, out: &mut [f32]) {
         debug_assert_eq!(out.len(), self.names.len());
         let mut at = 0;
-        let n = records.len();
+        let n = records.population();
         for step in &self.steps {
             match *step {
                 Step::Column { col, kind } => {

@@ -18,6 +18,8 @@ use std::time::Instant;
 use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 
+use crate::baseline::Baseline;
+use crate::block::keys::record_keys;
 use crate::block::{self, Mode};
 use crate::cluster::{cluster_incremental, ClusterOptions, IncrementalClustering, MatchStatus};
 use crate::error::{Error, Result};
@@ -51,13 +53,15 @@ impl IncrementalOutput {
     }
 }
 
-/// Match `new` against a baseline (`baseline` rows with `baseline_ids`,
-/// ids below `next_match_id`).
+/// Match `new` against `baseline` and within itself.
+///
+/// Only the baseline records that share a blocking key with a new record
+/// (in blocks of at most `max_block`), and the other members of their
+/// clusters, are read; everything else stays on disk. So the cost follows
+/// the new file, not the baseline.
 pub fn match_new(
     matcher: &Matcher<'_>,
-    baseline: &Table,
-    baseline_ids: &[u64],
-    next_match_id: u64,
+    baseline: &Baseline,
     new: &Table,
     allow_merges: bool,
 ) -> Result<IncrementalOutput> {
@@ -72,19 +76,47 @@ pub fn match_new(
     }
     let mut seconds = Vec::new();
     let clock = Instant::now();
-    matcher.progress().stage("normalize", 0);
-    let records = Records::build(def, &[baseline, new])?;
-    let nb = records.source_range(0).len();
-    let known: HashSet<&str> = records.keys()[..nb].iter().map(String::as_str).collect();
-    for (i, key) in records.keys()[nb..].iter().enumerate() {
-        if known.contains(key.as_str()) {
-            return Err(Error::data(
-                new.path(),
-                new.position(i).with_column(&def.primary_key),
-                format!("key '{key}' is already in the baseline; keys must be new"),
-            ));
+    matcher.progress().stage("look up baseline", 0);
+    let reader = baseline.reader()?;
+    let fresh = Records::build(def, &[new])?;
+    // Keys must be new.
+    let mut suspects: Vec<(usize, u32)> = Vec::new();
+    for (i, key) in fresh.keys().iter().enumerate() {
+        suspects.extend(reader.primary_key_rows(key).into_iter().map(|row| (i, row)));
+    }
+    if !suspects.is_empty() {
+        let (table, _) = reader.fetch(&suspects.iter().map(|s| s.1).collect::<Vec<_>>())?;
+        let stored = table.strings(&def.primary_key)?;
+        for (j, &(i, _)) in suspects.iter().enumerate() {
+            let key = &fresh.keys()[i];
+            if stored.value(j).trim() == key {
+                return Err(Error::data(
+                    new.path(),
+                    new.position(i).with_column(&def.primary_key),
+                    format!("key '{key}' is already in the baseline; keys must be new"),
+                ));
+            }
         }
     }
+    // The baseline rows sharing a key with a new record.
+    let cap = def.tuning.max_block();
+    let mut rows: HashSet<u32> = HashSet::new();
+    let mut seen: HashSet<u64> = HashSet::new();
+    for (key, _) in record_keys(&fresh, def) {
+        if seen.insert(key) {
+            rows.extend(reader.key_rows(key, cap).unwrap_or_default());
+        }
+    }
+    let mut rows: Vec<u32> = rows.into_iter().collect();
+    rows.sort_unstable();
+    let rows = reader.with_cluster_members(&rows)?;
+    let (subset, baseline_ids) = reader.fetch(&rows)?;
+    seconds.push(("lookup".to_string(), clock.elapsed().as_secs_f64()));
+    let clock = Instant::now();
+    matcher.progress().stage("normalize", 0);
+    let mut records = Records::build(def, &[&subset, new])?;
+    records.set_population(baseline.manifest().records as usize + new.num_rows());
+    let nb = records.source_range(0).len();
     seconds.push(("normalize".to_string(), clock.elapsed().as_secs_f64()));
     let clock = Instant::now();
     matcher.progress().stage("block", 0);
@@ -99,8 +131,9 @@ pub fn match_new(
     let threshold = model.threshold();
     let options = ClusterOptions { threshold, one_per_source: false, max_cluster_size: MAX_CLUSTER_SIZE };
     let features = std::cell::RefCell::new(vec![0.0f32; matcher.plan().num_features()]);
+    let next_match_id = baseline.manifest().next_match_id;
     let clustering = cluster_incremental(
-        baseline_ids,
+        &baseline_ids,
         records.len() - nb,
         &scored,
         &options,
@@ -119,6 +152,7 @@ pub fn match_new(
     let matched = clustering.status.iter().filter(|&&s| s != MatchStatus::NewUnique).count();
     let stats = MatchStats {
         records: records.len() - nb,
+        baseline_records_read: nb,
         blocking,
         pairs_above_threshold: scored.iter().filter(|p| p.score >= threshold).count(),
         clusters: ids.len(),

@@ -55,6 +55,9 @@ impl Progress for NoProgress {
 pub struct MatchStats {
     /// Input records.
     pub records: usize,
+    /// Baseline records read (incremental runs).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub baseline_records_read: usize,
     /// Candidate pairs from blocking.
     pub blocking: BlockStats,
     /// Candidate pairs at or above the threshold.
@@ -67,6 +70,10 @@ pub struct MatchStats {
     pub threshold: f32,
     /// Seconds per stage.
     pub seconds: Vec<(String, f64)>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The result of a run: one match_id and confidence per input row, in
@@ -162,6 +169,7 @@ impl<'p> Matcher<'p> {
         lap("cluster", &mut clock);
         let stats = MatchStats {
             records: records.len(),
+            baseline_records_read: 0,
             blocking,
             pairs_above_threshold: scored.iter().filter(|p| p.score >= threshold).count(),
             clusters: clustering.clusters,

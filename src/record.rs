@@ -229,6 +229,7 @@ impl<'a> Record<'a> {
 /// Normalized records of one or more tables, in table order.
 #[derive(Debug, Clone)]
 pub struct Records {
+    population: usize,
     keys: Vec<String>,
     sources: Vec<u16>,
     source_starts: Vec<usize>,
@@ -271,7 +272,19 @@ impl Records {
                 .flat_map(move |c| c.value(i as RecordId).split(' ').filter(|w| !w.is_empty()));
             Box::new(iter) as Box<dyn Iterator<Item = &str>>
         }));
-        Ok(Records { keys, sources, source_starts, columns, words })
+        Ok(Records { population: keys.len(), keys, sources, source_starts, columns, words })
+    }
+
+    /// Declare how many records these stand for, when they are a sample
+    /// of a larger set (the baseline records an incremental run reads):
+    /// value rarity is then measured against that size.
+    pub fn set_population(&mut self, n: usize) {
+        self.population = n.max(self.keys.len());
+    }
+
+    /// How many records these stand for (see [`Records::set_population`]).
+    pub fn population(&self) -> usize {
+        self.population
     }
 
     /// Number of records.

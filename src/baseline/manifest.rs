@@ -13,19 +13,35 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 /// The baseline format this build reads and writes.
 pub const BASELINE_FORMAT_VERSION: u32 = 1;
 
-/// One file of records added by one generation.
+/// A file of a segment, with what it should be.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Segment {
+pub struct FileEntry {
     /// File name within the baseline directory.
-    pub file: String,
-    /// The generation that wrote it.
-    pub generation: u64,
-    /// Records in it.
-    pub rows: u64,
+    pub name: String,
     /// Size in bytes.
     pub bytes: u64,
     /// SHA-256 of its content (hex).
     pub sha256: String,
+}
+
+/// The records one generation added, and the files that hold them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    /// The generation that wrote it.
+    pub generation: u64,
+    /// Baseline row of its first record (rows count across generations).
+    pub first_row: u64,
+    /// Records in it.
+    pub rows: u64,
+    /// Its files: records (Parquet), row store, key table, member table.
+    pub files: Vec<FileEntry>,
+}
+
+impl Segment {
+    /// The file of this segment whose name ends with `suffix`.
+    pub fn file(&self, suffix: &str) -> Option<&FileEntry> {
+        self.files.iter().find(|f| f.name.ends_with(suffix))
+    }
 }
 
 /// An input file folded into the baseline (a bookmark).

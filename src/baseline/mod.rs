@@ -1,28 +1,35 @@
 //! The baseline store: records already clustered, persisted so that new
-//! files can be matched against them (`findmatches incremental`).
+//! files can be matched against them (`findmatches incremental`) at a cost
+//! that follows the new file, not the baseline.
 //!
 //! A baseline is a directory:
 //!
 //! ```text
 //! manifest.json               what the baseline is (see Manifest): the commit point
 //! model.json                  the model it was clustered with
-//! g000001.records.parquet     records of generation 1 with their match_id
-//! g000002.records.parquet     ... each generation adds one segment, never rewrites one
+//! g000001.records.parquet     generation 1's records with their match_id (export, audit)
+//! g000001.rows.bin            the same records, addressable by row (see store)
+//! g000001.keys.bin            (blocking key, row), sorted: who shares a key with a new record
+//! g000001.members.bin         (match_id, row), sorted: who is in a cluster
+//! g000002.*                   ... each generation adds its files, never rewrites one
 //! .findmatches-writer.lock    present while a writer works
 //! ```
 //!
-//! A commit writes the new segment under a new name (temporary file,
-//! fsync, rename, fsync of the directory), then the new manifest the same
-//! way. A crash or kill at any instant leaves the old manifest (the old
-//! generation, a stray segment nobody names) or the new one: never a mix.
-//! Stray files are removed by the next commit.
+//! A commit writes the new generation's files under new names (temporary
+//! file, fsync, rename, fsync of the directory), then the new manifest the
+//! same way. A crash or kill at any instant leaves the old manifest (the
+//! old generation, plus stray files nobody names) or the new one: never a
+//! mix. Stray files are removed by the next commit.
 
 mod lock;
 mod manifest;
+pub mod store;
 
 pub use lock::{WriterLock, LOCK_FILE};
-pub use manifest::{Manifest, Processed, Segment, BASELINE_FORMAT_VERSION, MANIFEST_FILE};
+pub use manifest::{FileEntry, Manifest, Processed, Segment, BASELINE_FORMAT_VERSION, MANIFEST_FILE};
 
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,14 +38,21 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use sha2::{Digest, Sha256};
 
+use crate::block::keys::record_keys;
 use crate::error::{Error, Result};
 use crate::matcher::MATCH_ID;
 use crate::model::MatchModel;
 use crate::read::Table;
+use crate::record::Records;
 use crate::write::{atomic_write, sync_dir, write_batch};
+use store::{PairTable, RowStore};
 
 /// The model's file name in a baseline directory.
 pub const MODEL_FILE: &str = "model.json";
+const RECORDS_SUFFIX: &str = ".records.parquet";
+const ROWS_SUFFIX: &str = ".rows.bin";
+const KEYS_SUFFIX: &str = ".keys.bin";
+const MEMBERS_SUFFIX: &str = ".members.bin";
 
 /// SHA-256 (hex) of a file's content, read in chunks.
 pub fn file_sha256(path: &Path) -> Result<String> {
@@ -55,11 +69,22 @@ pub fn file_sha256(path: &Path) -> Result<String> {
     Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The key-table entry of a primary key, so "is this key already in the
+/// baseline?" is a lookup too. (Distinct from blocking keys, which hash
+/// a recipe number first.)
+pub fn primary_key_hash(key: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    "primary key".hash(&mut h);
+    key.hash(&mut h);
+    h.finish()
+}
+
 /// An open baseline.
 #[derive(Debug)]
 pub struct Baseline {
     dir: PathBuf,
     manifest: Manifest,
+    model: MatchModel,
 }
 
 /// New rows to fold into a baseline.
@@ -74,10 +99,6 @@ pub struct Commit<'a> {
     pub next_match_id: u64,
     /// The input file, as a bookmark.
     pub processed: Processed,
-}
-
-fn segment_name(generation: u64) -> String {
-    format!("g{generation:06}.records.parquet")
 }
 
 impl Baseline {
@@ -97,11 +118,8 @@ impl Baseline {
             )));
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let _lock = WriterLock::acquire(dir, None)?;
+        let lock = WriterLock::acquire(dir, None)?;
         model.save(&dir.join(MODEL_FILE))?;
-        let mut clusters: Vec<u64> = match_ids.to_vec();
-        clusters.sort_unstable();
-        clusters.dedup();
         let empty = Manifest {
             format_version: BASELINE_FORMAT_VERSION,
             generation: 0,
@@ -115,14 +133,14 @@ impl Baseline {
             merges: Vec::new(),
             processed: Vec::new(),
         };
-        let mut baseline = Baseline { dir: dir.to_path_buf(), manifest: empty };
-        let next = clusters.last().map_or(0, |m| m + 1);
-        baseline.commit(&_lock, Commit { table, match_ids, merges: &[], next_match_id: next, processed })?;
+        let mut baseline = Baseline { dir: dir.to_path_buf(), manifest: empty, model: model.clone() };
+        let next = match_ids.iter().max().map_or(0, |m| m + 1);
+        baseline.commit(&lock, Commit { table, match_ids, merges: &[], next_match_id: next, processed })?;
         Ok(baseline)
     }
 
-    /// Open the baseline in `dir`: read the manifest and check that every
-    /// segment it names is there with its recorded size.
+    /// Open the baseline in `dir`: read the manifest and the model, and
+    /// check that every file the manifest names is there with its size.
     pub fn open(dir: &Path) -> Result<Baseline> {
         let path = dir.join(MANIFEST_FILE);
         let text = match std::fs::read_to_string(&path) {
@@ -137,21 +155,28 @@ impl Baseline {
         };
         let manifest = Manifest::from_json(&text, &path)?;
         for segment in &manifest.segments {
-            let file = dir.join(&segment.file);
-            let meta = std::fs::metadata(&file).map_err(|e| {
-                Error::corrupt(
-                    &file,
-                    format!("segment of generation {} is missing ({e})", segment.generation),
-                )
-            })?;
-            if meta.len() != segment.bytes {
-                return Err(Error::corrupt(
-                    &file,
-                    format!("{} bytes where the manifest says {}", meta.len(), segment.bytes),
-                ));
+            for entry in &segment.files {
+                let file = dir.join(&entry.name);
+                let meta = std::fs::metadata(&file).map_err(|e| {
+                    Error::corrupt(
+                        &file,
+                        format!("file of generation {} is missing ({e})", segment.generation),
+                    )
+                })?;
+                if meta.len() != entry.bytes {
+                    return Err(Error::corrupt(
+                        &file,
+                        format!("{} bytes where the manifest says {}", meta.len(), entry.bytes),
+                    ));
+                }
             }
         }
-        Ok(Baseline { dir: dir.to_path_buf(), manifest })
+        let model_path = dir.join(MODEL_FILE);
+        let model = MatchModel::load(&model_path)?;
+        if model.fingerprint != manifest.model_fingerprint {
+            return Err(Error::corrupt(&model_path, "its fingerprint is not the one the manifest records"));
+        }
+        Ok(Baseline { dir: dir.to_path_buf(), manifest, model })
     }
 
     /// The directory.
@@ -165,13 +190,8 @@ impl Baseline {
     }
 
     /// The model the baseline was clustered with.
-    pub fn model(&self) -> Result<MatchModel> {
-        let path = self.dir.join(MODEL_FILE);
-        let model = MatchModel::load(&path)?;
-        if model.fingerprint != self.manifest.model_fingerprint {
-            return Err(Error::corrupt(&path, "its fingerprint is not the one the manifest records"));
-        }
-        Ok(model)
+    pub fn model(&self) -> &MatchModel {
+        &self.model
     }
 
     /// Has this input content been folded in already?
@@ -180,12 +200,16 @@ impl Baseline {
     }
 
     /// All records (the stored columns, as strings) and their current
-    /// match_ids (merges applied).
+    /// match_ids (merges applied). Reads every segment: for export, not
+    /// for matching (see [`Baseline::reader`]).
     pub fn load(&self) -> Result<(Table, Vec<u64>)> {
         let mut batches = Vec::with_capacity(self.manifest.segments.len());
         let mut ids = Vec::with_capacity(self.manifest.records as usize);
         for segment in &self.manifest.segments {
-            let path = self.dir.join(&segment.file);
+            let entry = segment
+                .file(RECORDS_SUFFIX)
+                .ok_or_else(|| Error::corrupt(&self.dir, "segment without records"))?;
+            let path = self.dir.join(&entry.name);
             let table = Table::read(&path)?;
             let column = table.batch().column_by_name(MATCH_ID).cloned();
             let id_array = column
@@ -195,10 +219,29 @@ impl Baseline {
             ids.extend(id_array.values().iter().map(|&id| self.manifest.resolve(id)));
             batches.push(self.string_batch(&table)?);
         }
-        let schema = self.schema();
-        let batch = arrow_select::concat::concat_batches(&schema, &batches)
+        let batch = arrow_select::concat::concat_batches(&self.schema(), &batches)
             .map_err(|e| Error::corrupt(&self.dir, e.to_string()))?;
         Ok((Table::from_batch(self.dir.join("baseline"), batch), ids))
+    }
+
+    /// Map the random-access files of every generation.
+    pub fn reader(&self) -> Result<BaselineReader<'_>> {
+        let mut segments = Vec::with_capacity(self.manifest.segments.len());
+        for segment in &self.manifest.segments {
+            let path = |suffix: &str| -> Result<PathBuf> {
+                let entry = segment.file(suffix).ok_or_else(|| {
+                    Error::corrupt(&self.dir, format!("generation {} has no {suffix}", segment.generation))
+                })?;
+                Ok(self.dir.join(&entry.name))
+            };
+            segments.push(SegmentReader {
+                first_row: segment.first_row as usize,
+                rows: RowStore::open(&path(ROWS_SUFFIX)?)?,
+                keys: PairTable::open(&path(KEYS_SUFFIX)?)?,
+                members: PairTable::open(&path(MEMBERS_SUFFIX)?)?,
+            });
+        }
+        Ok(BaselineReader { baseline: self, segments })
     }
 
     fn schema(&self) -> Arc<Schema> {
@@ -225,38 +268,69 @@ impl Baseline {
         RecordBatch::try_new(self.schema(), columns).map_err(|e| Error::usage(e.to_string()))
     }
 
+    /// Write one file of the next generation and describe it.
+    fn write_file(&self, name: String, write: impl FnOnce(&Path) -> Result<()>) -> Result<FileEntry> {
+        let path = self.dir.join(&name);
+        write(&path)?;
+        let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+        Ok(FileEntry { name, bytes, sha256: file_sha256(&path)? })
+    }
+
     /// Fold new rows in as the next generation. The caller holds `lock`.
     pub fn commit(&mut self, _lock: &WriterLock, commit: Commit<'_>) -> Result<()> {
         let generation = self.manifest.generation + 1;
+        let first_row = self.manifest.records;
         let strings = self.string_batch(commit.table)?;
+        let rows = strings.num_rows();
+        if self.manifest.records + rows as u64 >= u32::MAX as u64 {
+            return Err(Error::usage("a baseline holds at most 4 billion records"));
+        }
+        let prefix = format!("g{generation:06}");
+        // Records, for export and audit.
         let mut fields: Vec<Field> = strings.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
         fields.push(Field::new(MATCH_ID, DataType::UInt64, false));
         let mut columns = strings.columns().to_vec();
         columns.push(Arc::new(UInt64Array::from(commit.match_ids.to_vec())));
         let segment = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
             .map_err(|e| Error::usage(e.to_string()))?;
-        let name = segment_name(generation);
-        let path = self.dir.join(&name);
-        write_batch(&path, &segment)?;
-        let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+        let mut files =
+            vec![self.write_file(format!("{prefix}{RECORDS_SUFFIX}"), |p| write_batch(p, &segment))?];
+        // The row store.
+        let arrays: Vec<&StringArray> =
+            strings.columns().iter().filter_map(|c| c.as_any().downcast_ref::<StringArray>()).collect();
+        let values: Vec<Vec<Option<&str>>> =
+            arrays.iter().map(|a| (0..rows).map(|r| (!a.is_null(r)).then(|| a.value(r))).collect()).collect();
+        files.push(self.write_file(format!("{prefix}{ROWS_SUFFIX}"), |p| {
+            store::write_rows(p, &values, commit.match_ids)
+        })?);
+        // Blocking keys and primary keys, by baseline row.
+        let def = &self.model.definition;
+        let table = Table::from_batch(commit.table.path(), strings.clone());
+        let records = Records::build(def, &[&table])?;
+        let mut keys: Vec<(u64, u32)> =
+            record_keys(&records, def).into_iter().map(|(k, r)| (k, r + first_row as u32)).collect();
+        keys.extend(
+            records
+                .keys()
+                .iter()
+                .enumerate()
+                .map(|(r, k)| (primary_key_hash(k), r as u32 + first_row as u32)),
+        );
+        files.push(self.write_file(format!("{prefix}{KEYS_SUFFIX}"), |p| store::write_pairs(p, &mut keys))?);
+        let mut members: Vec<(u64, u32)> =
+            commit.match_ids.iter().enumerate().map(|(r, &id)| (id, r as u32 + first_row as u32)).collect();
+        files.push(
+            self.write_file(format!("{prefix}{MEMBERS_SUFFIX}"), |p| store::write_pairs(p, &mut members))?,
+        );
+        sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+
         let mut next = self.manifest.clone();
         next.generation = generation;
-        next.segments.push(Segment {
-            file: name,
-            generation,
-            rows: segment.num_rows() as u64,
-            bytes,
-            sha256: file_sha256(&path)?,
-        });
-        next.records += segment.num_rows() as u64;
-        let new_clusters = {
-            let mut fresh: Vec<u64> =
-                commit.match_ids.iter().copied().filter(|&id| id >= self.manifest.next_match_id).collect();
-            fresh.sort_unstable();
-            fresh.dedup();
-            fresh.len() as u64
-        };
-        next.clusters = next.clusters + new_clusters - commit.merges.len() as u64;
+        next.segments.push(Segment { generation, first_row, rows: rows as u64, files });
+        next.records += rows as u64;
+        let fresh: HashSet<u64> =
+            commit.match_ids.iter().copied().filter(|&id| id >= self.manifest.next_match_id).collect();
+        next.clusters = next.clusters + fresh.len() as u64 - commit.merges.len() as u64;
         next.merges.extend_from_slice(commit.merges);
         next.next_match_id = commit.next_match_id.max(self.manifest.next_match_id);
         next.processed.push(commit.processed);
@@ -272,19 +346,128 @@ impl Baseline {
         Ok(())
     }
 
-    /// Remove segment files no manifest names (left by a crashed commit).
-    /// Failures are ignored: a stray file is harmless.
+    /// Remove generation files no manifest names (left by a crashed
+    /// commit). Failures are ignored: a stray file is harmless.
     fn collect_garbage(&self) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        let named: HashSet<&str> =
+            self.manifest.segments.iter().flat_map(|s| s.files.iter().map(|f| f.name.as_str())).collect();
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let stray_segment =
-                name.ends_with(".records.parquet") && !self.manifest.segments.iter().any(|s| s.file == name);
+            let generation_file = name.starts_with('g')
+                && [RECORDS_SUFFIX, ROWS_SUFFIX, KEYS_SUFFIX, MEMBERS_SUFFIX]
+                    .iter()
+                    .any(|s| name.ends_with(s));
             let stray_temp = name.starts_with('.') && name.ends_with(".tmp");
-            if stray_segment || stray_temp {
+            if (generation_file && !named.contains(name.as_str())) || stray_temp {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
         let _ = sync_dir(&self.dir);
+    }
+}
+
+struct SegmentReader {
+    first_row: usize,
+    rows: RowStore,
+    keys: PairTable,
+    members: PairTable,
+}
+
+/// Lookups into an open baseline, touching only what they need.
+pub struct BaselineReader<'b> {
+    baseline: &'b Baseline,
+    segments: Vec<SegmentReader>,
+}
+
+impl BaselineReader<'_> {
+    /// The baseline rows holding blocking key `key`; `None` when more than
+    /// `cap` do (a value too common to block on).
+    pub fn key_rows(&self, key: u64, cap: usize) -> Option<Vec<u32>> {
+        let mut rows = Vec::new();
+        for s in &self.segments {
+            rows.extend(s.keys.rows(key).take(cap + 1 - rows.len().min(cap + 1)));
+            if rows.len() > cap {
+                return None;
+            }
+        }
+        Some(rows)
+    }
+
+    /// The baseline rows whose primary key may be `key` (hash matches).
+    pub fn primary_key_rows(&self, key: &str) -> Vec<u32> {
+        let hash = primary_key_hash(key);
+        self.segments.iter().flat_map(|s| s.keys.rows(hash)).collect()
+    }
+
+    /// Every baseline row in cluster `match_id` (merged clusters included).
+    pub fn members(&self, match_id: u64) -> Vec<u32> {
+        let manifest = &self.baseline.manifest;
+        let mut ids = vec![match_id];
+        ids.extend(
+            manifest.merges.iter().filter(|(kept, _)| manifest.resolve(*kept) == match_id).map(|(_, a)| *a),
+        );
+        let mut rows: Vec<u32> =
+            ids.iter().flat_map(|&id| self.segments.iter().flat_map(move |s| s.members.rows(id))).collect();
+        rows.sort_unstable();
+        rows.dedup();
+        rows
+    }
+
+    /// The records at `rows` as a table (the stored columns, as strings)
+    /// and their current match_ids.
+    pub fn fetch(&self, rows: &[u32]) -> Result<(Table, Vec<u64>)> {
+        let manifest = &self.baseline.manifest;
+        let ncols = manifest.columns.len();
+        let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(rows.len()); ncols];
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut values = Vec::with_capacity(ncols);
+        for &row in rows {
+            let (s, local) = self.locate(row)?;
+            ids.push(manifest.resolve(s.rows.row(local, &mut values)));
+            if values.len() != ncols {
+                return Err(Error::corrupt(
+                    &self.baseline.dir,
+                    format!("row {row} has {} columns", values.len()),
+                ));
+            }
+            for (c, v) in values.drain(..).enumerate() {
+                columns[c].push(v);
+            }
+        }
+        let arrays: Vec<ArrayRef> =
+            columns.into_iter().map(|c| Arc::new(StringArray::from(c)) as ArrayRef).collect();
+        let batch =
+            RecordBatch::try_new(self.baseline.schema(), arrays).map_err(|e| Error::usage(e.to_string()))?;
+        Ok((Table::from_batch(self.baseline.dir.join("baseline"), batch), ids))
+    }
+
+    fn locate(&self, row: u32) -> Result<(&SegmentReader, usize)> {
+        let row = row as usize;
+        self.segments
+            .iter()
+            .rev()
+            .find(|s| s.first_row <= row)
+            .filter(|s| row - s.first_row < s.rows.rows())
+            .map(|s| (s, row - s.first_row))
+            .ok_or_else(|| Error::corrupt(&self.baseline.dir, format!("no baseline row {row}")))
+    }
+
+    /// `rows` and every other member of their clusters, sorted.
+    pub fn with_cluster_members(&self, rows: &[u32]) -> Result<Vec<u32>> {
+        let mut clusters = HashSet::new();
+        for &row in rows {
+            let (s, local) = self.locate(row)?;
+            clusters.insert(self.baseline.manifest.resolve(s.rows.match_id(local)));
+        }
+        let mut all: Vec<u32> = rows.to_vec();
+        let mut clusters: Vec<u64> = clusters.into_iter().collect();
+        clusters.sort_unstable();
+        for id in clusters {
+            all.extend(self.members(id));
+        }
+        all.sort_unstable();
+        all.dedup();
+        Ok(all)
     }
 }

@@ -86,19 +86,26 @@ fn recipes(def: &TransformDef) -> Vec<Vec<Part>> {
     recipes
 }
 
-/// Pairs of records sharing a key, from blocks of at most `max_block`.
-pub fn key_pairs(records: &Records, def: &TransformDef, max_block: usize, mode: Mode) -> Vec<CandidatePair> {
+/// Every blocking key of every record: (key, record), unsorted. The same
+/// records give the same keys in every run (the hash is not seeded).
+pub fn record_keys(records: &Records, def: &TransformDef) -> Vec<(u64, RecordId)> {
     let recipes = recipes(def);
-    let mut keyed: Vec<(u64, RecordId)> = (0..records.len() as RecordId)
+    (0..records.len() as RecordId)
         .into_par_iter()
         .flat_map_iter(|id| {
+            let recipes = &recipes;
             recipes.iter().enumerate().filter_map(move |(r, parts)| {
                 let mut h = std::collections::hash_map::DefaultHasher::new();
                 r.hash(&mut h);
                 parts.iter().all(|p| p.write(records, id, &mut h)).then(|| (h.finish(), id))
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Pairs of records sharing a key, from blocks of at most `max_block`.
+pub fn key_pairs(records: &Records, def: &TransformDef, max_block: usize, mode: Mode) -> Vec<CandidatePair> {
+    let mut keyed = record_keys(records, def);
     keyed.par_sort_unstable();
     let blocks: Vec<&[(u64, RecordId)]> =
         keyed.chunk_by(|x, y| x.0 == y.0).filter(|b| b.len() >= 2 && b.len() <= max_block).collect();

@@ -64,7 +64,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         Some(WriterLock::acquire(&args.baseline, args.wait.map(Duration::from_secs))?)
     };
     let mut baseline = Baseline::open(&args.baseline)?;
-    let stored = baseline.model()?;
+    let stored = baseline.model().clone();
     let model = match &args.model {
         Some(path) => {
             let model = MatchModel::load(path)?;
@@ -98,11 +98,9 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         }
     }
     let new = Table::read(&args.input)?;
-    let (base_table, base_ids) = baseline.load()?;
     let bar = Bar::new(global.quiet);
     let matcher = Matcher::new(model, &bar);
-    let next_id = baseline.manifest().next_match_id;
-    let output = incremental::match_new(&matcher, &base_table, &base_ids, next_id, &new, args.allow_merges)?;
+    let output = incremental::match_new(&matcher, &baseline, &new, args.allow_merges)?;
     bar.finish();
     let batch = incremental::output_batch(&new, &output, args.unique_only)?;
     write::write_batch(&args.output, &batch)?;
