@@ -730,6 +730,123 @@ const DOMAINS: &[&str] = &[
     "mail.com",
 ];
 
+/// Generated names beyond the common ones, so that large files have the
+/// long tail of rare names real tables have.
+const GENERATED_FIRST: usize = 2_000;
+const GENERATED_LAST: usize = 40_000;
+const GENERATED_STREETS: usize = 1_500;
+const GENERATED_CITIES: usize = 3_000;
+const STATES: &[&str] = &[
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY",
+    "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND",
+    "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
+];
+
+/// A made-up but pronounceable word of two or three syllables.
+fn invented(rng: &mut Rng, endings: &[&str]) -> String {
+    const ONSETS: &[&str] = &[
+        "b", "br", "c", "ch", "d", "dr", "f", "g", "gr", "h", "j", "k", "l", "m", "n", "p", "pr", "r", "s",
+        "sh", "st", "t", "th", "tr", "v", "w", "z",
+    ];
+    const VOWELS: &[&str] = &["a", "e", "i", "o", "u", "ai", "ea", "ou", "y", "ee", "oa"];
+    const CODAS: &[&str] = &["", "", "n", "r", "l", "s", "t", "ck", "ll", "rd", "nd", "m", "x", "ng"];
+    let mut word = String::new();
+    for _ in 0..2 + rng.below(2) {
+        word.push_str(*rng.pick(ONSETS));
+        word.push_str(*rng.pick(VOWELS));
+    }
+    word.push_str(*rng.pick(CODAS));
+    word.push_str(*rng.pick(endings));
+    word
+}
+
+/// Draws indices 0..n with Zipf-like weights 1/(i + offset): the first
+/// (common) entries often, the long tail rarely.
+struct Zipf {
+    cumulative: Vec<f64>,
+}
+
+impl Zipf {
+    fn new(n: usize, offset: f64) -> Zipf {
+        let mut total = 0.0;
+        let cumulative = (0..n)
+            .map(|i| {
+                total += 1.0 / (i as f64 + offset);
+                total
+            })
+            .collect();
+        Zipf { cumulative }
+    }
+
+    fn draw(&self, rng: &mut Rng) -> usize {
+        let total = self.cumulative.last().copied().unwrap_or(0.0);
+        let x = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
+        self.cumulative.partition_point(|&c| c < x).min(self.cumulative.len().saturating_sub(1))
+    }
+}
+
+/// The names, streets and places people are drawn from: the common ones
+/// first, then invented ones; fixed (not seeded by the caller) so every
+/// run draws from the same world.
+struct World {
+    first: Vec<String>,
+    last: Vec<String>,
+    streets: Vec<String>,
+    cities: Vec<(String, String, u32)>,
+    first_zipf: Zipf,
+    last_zipf: Zipf,
+    street_zipf: Zipf,
+    city_zipf: Zipf,
+}
+
+impl World {
+    fn new() -> World {
+        let mut rng = Rng::new(0x5EED_F00D);
+        let unique = |common: &[&str], extra: usize, endings: &[&str], rng: &mut Rng| {
+            let mut names: Vec<String> = common.iter().map(|s| s.to_string()).collect();
+            let mut seen: std::collections::HashSet<String> = names.iter().cloned().collect();
+            while names.len() < common.len() + extra {
+                let word = invented(rng, endings);
+                if word.len() >= 4 && seen.insert(word.clone()) {
+                    names.push(word);
+                }
+            }
+            names
+        };
+        let first = unique(FIRST, GENERATED_FIRST, &["", "a", "o", "ie", "en"], &mut rng);
+        let last = unique(
+            LAST,
+            GENERATED_LAST,
+            &["", "son", "ton", "ley", "man", "ford", "berg", "ski", "ez", "er", "well", "wood"],
+            &mut rng,
+        );
+        let streets =
+            unique(STREETS, GENERATED_STREETS, &["", "wood", "field", "view", "dale", "brook"], &mut rng);
+        let mut cities: Vec<(String, String, u32)> =
+            CITIES.iter().map(|(c, s, z)| (c.to_string(), s.to_string(), *z)).collect();
+        let names = unique(
+            &[],
+            GENERATED_CITIES,
+            &["ville", "ton", "burg", " springs", " falls", "field", ""],
+            &mut rng,
+        );
+        for name in names {
+            let state = (*rng.pick(STATES)).to_string();
+            cities.push((name, state, 1000 + rng.below(98_000) as u32));
+        }
+        World {
+            first_zipf: Zipf::new(first.len(), 10.0),
+            last_zipf: Zipf::new(last.len(), 10.0),
+            street_zipf: Zipf::new(streets.len(), 20.0),
+            city_zipf: Zipf::new(cities.len(), 20.0),
+            first,
+            last,
+            streets,
+            cities,
+        }
+    }
+}
+
 #[derive(Clone)]
 struct Person {
     first: String,
@@ -737,17 +854,17 @@ struct Person {
     email: String,
     phone: [u32; 3],
     number: u32,
-    street: usize,
+    street: String,
     street_type: usize,
     city: usize,
     zip: u32,
     birth: (i32, u32, u32),
 }
 
-fn person(rng: &mut Rng) -> Person {
-    let first = rng.pick(FIRST).to_string();
-    let last = rng.pick(LAST).to_string();
-    let city = rng.below(CITIES.len());
+fn person(world: &World, rng: &mut Rng) -> Person {
+    let first = world.first[world.first_zipf.draw(rng)].clone();
+    let last = world.last[world.last_zipf.draw(rng)].clone();
+    let city = world.city_zipf.draw(rng);
     let email = match rng.below(4) {
         0 => format!("{first}.{last}"),
         1 => format!("{}{last}{}", &first[..1], rng.below(100)),
@@ -761,10 +878,10 @@ fn person(rng: &mut Rng) -> Person {
         email,
         phone: [200 + rng.below(800) as u32, 200 + rng.below(800) as u32, rng.below(10_000) as u32],
         number: 1 + rng.below(9_999) as u32,
-        street: rng.below(STREETS.len()),
+        street: world.streets[world.street_zipf.draw(rng)].clone(),
         street_type: rng.below(STREET_TYPES.len()),
         city,
-        zip: CITIES[city].2 + rng.below(40) as u32,
+        zip: world.cities[city].2 + rng.below(40) as u32,
         birth: (1930 + rng.below(75) as i32, 1 + rng.below(12) as u32, 1 + rng.below(28) as u32),
     }
 }
@@ -805,7 +922,7 @@ struct Style {
     upper: bool,
 }
 
-fn row(p: &Person, style: &Style) -> [String; 9] {
+fn row(world: &World, p: &Person, style: &Style) -> [String; 9] {
     let [a, b, c] = p.phone;
     let phone = match style.phone {
         0 => format!("({a}) {b}-{c:04}"),
@@ -823,10 +940,10 @@ fn row(p: &Person, style: &Style) -> [String; 9] {
     let street = format!(
         "{} {} {}",
         p.number,
-        title_case(STREETS[p.street]),
+        title_case(&p.street),
         title_case(if style.abbreviate { short } else { full })
     );
-    let (city, state, _) = CITIES[p.city];
+    let (city, state, _) = &world.cities[p.city];
     let name = |s: &str| if style.upper { s.to_uppercase() } else { title_case(s) };
     [
         name(&p.first),
@@ -835,14 +952,14 @@ fn row(p: &Person, style: &Style) -> [String; 9] {
         phone,
         street,
         title_case(city),
-        state.to_string(),
+        state.clone(),
         format!("{:05}", p.zip),
         birth,
     ]
 }
 
 /// Apply one to three defects to a duplicate's fields.
-fn corrupt(p: &Person, fields: &mut [String; 9], rng: &mut Rng) {
+fn corrupt(world: &World, p: &Person, fields: &mut [String; 9], rng: &mut Rng) {
     let defects = 1 + rng.below(3);
     for _ in 0..defects {
         match rng.below(11) {
@@ -866,7 +983,7 @@ fn corrupt(p: &Person, fields: &mut [String; 9], rng: &mut Rng) {
                 fields[2] = format!("{}@{domain}", typo(local, rng));
             }
             7 => fields[7] = format!("{:05}", p.zip + 1 + rng.below(8) as u32),
-            8 => fields[5] = title_case(&typo(CITIES[p.city].0, rng)),
+            8 => fields[5] = title_case(&typo(&world.cities[p.city].0, rng)),
             9 => {
                 let (y, m, d) = p.birth;
                 fields[8] = format!("{y:04}-{d:02}-{m:02}");
@@ -884,17 +1001,18 @@ fn corrupt(p: &Person, fields: &mut [String; 9], rng: &mut Rng) {
 
 /// Generate customer records.
 pub fn generate(options: &SynthOptions) -> Synthetic {
+    let world = World::new();
     let mut rng = Rng::new(options.seed);
     let mut rows: Vec<([String; 9], u64)> = Vec::with_capacity(options.entities * 3 / 2);
     for entity in 0..options.entities as u64 {
-        let p = person(&mut rng);
+        let p = person(&world, &mut rng);
         let base = Style {
             phone: rng.below(4),
             date: rng.below(3),
             abbreviate: rng.chance(0.5),
             upper: rng.chance(0.1),
         };
-        rows.push((row(&p, &base), entity));
+        rows.push((row(&world, &p, &base), entity));
         if rng.chance(options.duplicate_share) {
             let copies = 1 + rng.below(options.max_duplicates.max(1));
             for _ in 0..copies {
@@ -904,8 +1022,8 @@ pub fn generate(options: &SynthOptions) -> Synthetic {
                     abbreviate: rng.chance(0.5),
                     upper: rng.chance(0.15),
                 };
-                let mut fields = row(&p, &style);
-                corrupt(&p, &mut fields, &mut rng);
+                let mut fields = row(&world, &p, &style);
+                corrupt(&world, &p, &mut fields, &mut rng);
                 rows.push((fields, entity));
             }
         }
