@@ -752,11 +752,13 @@ fn invented(rng: &mut Rng, endings: &[&str]) -> String {
     const CODAS: &[&str] = &["", "", "n", "r", "l", "s", "t", "ck", "ll", "rd", "nd", "m", "x", "ng"];
     let mut word = String::new();
     for _ in 0..2 + rng.below(2) {
-        word.push_str(*rng.pick(ONSETS));
-        word.push_str(*rng.pick(VOWELS));
+        let (onset, vowel): (&&str, &&str) = (rng.pick(ONSETS), rng.pick(VOWELS));
+        word.push_str(onset);
+        word.push_str(vowel);
     }
-    word.push_str(*rng.pick(CODAS));
-    word.push_str(*rng.pick(endings));
+    let (coda, ending): (&&str, &&str) = (rng.pick(CODAS), rng.pick(endings));
+    word.push_str(coda);
+    word.push_str(ending);
     word
 }
 
