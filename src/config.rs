@@ -145,6 +145,13 @@ impl Tuning {
         4 + (self.accuracy_cost_tradeoff * 24.0).round() as usize
     }
 
+    /// Records with fewer exact-key candidates than this also query the
+    /// blocking index: 0 (never) at 0, 1 (records no key blocks) at the
+    /// default 0.5, 5 at 1.
+    pub fn index_fallback_degree(&self) -> usize {
+        (1.0 + 8.0 * (self.accuracy_cost_tradeoff - 0.5)).round().max(0.0) as usize
+    }
+
     /// The largest exact-key block that is expanded into pairs; larger
     /// blocks are too common a value to mean anything.
     pub fn max_block(&self) -> usize {

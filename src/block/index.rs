@@ -95,8 +95,14 @@ fn build_index(records: &Records, ids: std::ops::Range<usize>) -> Result<(Index,
     Ok((index, fields))
 }
 
-/// For every record, its `k` most similar records by the index, as pairs.
-pub fn neighbour_pairs(records: &Records, k: usize, mode: Mode) -> Result<Vec<CandidatePair>> {
+/// For every record with `wanted[record]`, its `k` most similar records by
+/// the index, as pairs.
+pub fn neighbour_pairs(
+    records: &Records,
+    k: usize,
+    mode: Mode,
+    wanted: &[bool],
+) -> Result<Vec<CandidatePair>> {
     if records.len() < 2 || k == 0 {
         return Ok(Vec::new());
     }
@@ -105,6 +111,10 @@ pub fn neighbour_pairs(records: &Records, k: usize, mode: Mode) -> Result<Vec<Ca
         Mode::Link => (records.source_range(1), records.source_range(0)),
         Mode::Incremental => (0..records.len(), records.source_range(1)),
     };
+    let queried: Vec<usize> = queried.filter(|&i| wanted[i]).collect();
+    if queried.is_empty() {
+        return Ok(Vec::new());
+    }
     let n_indexed = indexed.len();
     let (index, fields) = build_index(records, indexed)?;
     let reader = index.reader().map_err(tantivy_error)?;
