@@ -228,3 +228,53 @@ fn baseline_info_and_export() {
     let err = wd.fails(&["baseline", "info", "nowhere"], 2);
     assert!(err.contains("not a baseline"), "{err}");
 }
+
+#[test]
+fn concurrent_writers_one_refused_or_waiting_and_the_baseline_intact() {
+    let wd = Workdir::new();
+    split(&wd, "1500");
+    wd.ok(&["dedup", "--input", "base.csv", "-o", "b.csv", "--baseline", "fm", "-q"]);
+    // Two writers at once, different files: each either commits or is
+    // refused with the lock message; the baseline holds exactly the
+    // committed ones.
+    let spawn = |input: &str, output: &str| {
+        Command::new(env!("CARGO_BIN_EXE_findmatches"))
+            .args(["incremental", "--baseline", "fm", "--input", input, "-o", output, "-q"])
+            .current_dir(wd.path(""))
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("inc1.csv", "a.csv"), spawn("inc2.csv", "b2.csv"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let mut committed = 1;
+    let mut expected = read_csv(&wd.path("base.csv")).1.len();
+    for (out, input) in [(&a, "inc1.csv"), (&b, "inc2.csv")] {
+        if out.status.success() {
+            committed += 1;
+            expected += read_csv(&wd.path(input)).1.len();
+        } else {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("another findmatches"), "{stderr}");
+            assert_eq!(out.status.code(), Some(1));
+        }
+    }
+    let baseline = Baseline::open(&wd.path("fm")).unwrap();
+    assert_eq!(baseline.manifest().generation, committed);
+    let (table, _) = baseline.load().unwrap();
+    assert_eq!(table.num_rows(), expected, "records lost or added");
+    table.keys("customer_id").expect("no record twice");
+
+    // --wait: a writer waits for the holder to let go, then commits.
+    std::fs::write(wd.path("fm").join(LOCK_FILE), format!("{}\n", std::process::id())).unwrap();
+    let waiting = Command::new(env!("CARGO_BIN_EXE_findmatches"))
+        .args(["incremental", "--baseline", "fm", "--input", "inc3.csv", "-o", "c.csv", "-q", "--wait", "30"])
+        .current_dir(wd.path(""))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    std::fs::remove_file(wd.path("fm").join(LOCK_FILE)).unwrap();
+    let status = waiting.wait_with_output().unwrap().status;
+    assert!(status.success());
+    assert_eq!(Baseline::open(&wd.path("fm")).unwrap().manifest().generation, committed + 1);
+}
