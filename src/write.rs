@@ -59,7 +59,10 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<()> {
     match Format::of(path) {
         Format::Parquet => atomic_write(path, |w| {
-            let mut writer = parquet::arrow::ArrowWriter::try_new(w, batch.schema(), None)
+            let properties = parquet::file::properties::WriterProperties::builder()
+                .set_compression(parquet::basic::Compression::SNAPPY)
+                .build();
+            let mut writer = parquet::arrow::ArrowWriter::try_new(w, batch.schema(), Some(properties))
                 .map_err(|e| Error::data(path, Default::default(), e.to_string()))?;
             writer
                 .write(batch)
