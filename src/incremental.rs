@@ -67,13 +67,7 @@ pub fn match_new(
 ) -> Result<IncrementalOutput> {
     let model = matcher.model();
     let def = &model.definition;
-    let missing = def.missing_columns(&new.headers());
-    if !missing.is_empty() {
-        return Err(Error::model_mismatch(
-            new.path(),
-            format!("lacks column(s) {} that the model needs", missing.join(", ")),
-        ));
-    }
+    model.check_table(new)?;
     let mut seconds = Vec::new();
     let clock = Instant::now();
     matcher.progress().stage("look up baseline", 0);
@@ -130,7 +124,6 @@ pub fn match_new(
     matcher.progress().stage("cluster", 0);
     let threshold = model.threshold();
     let options = ClusterOptions { threshold, one_per_source: false, max_cluster_size: MAX_CLUSTER_SIZE };
-    let features = std::cell::RefCell::new(vec![0.0f32; matcher.plan().num_features()]);
     let next_match_id = baseline.manifest().next_match_id;
     let clustering = cluster_incremental(
         &baseline_ids,
@@ -139,11 +132,7 @@ pub fn match_new(
         &options,
         allow_merges,
         next_match_id,
-        |a, b| {
-            let mut buf = features.borrow_mut();
-            matcher.plan().compare(&records, a, b, &mut buf);
-            model.probability(&buf)
-        },
+        matcher.scorer(&records),
     );
     seconds.push(("cluster".to_string(), clock.elapsed().as_secs_f64()));
     let mut ids: Vec<u64> = clustering.match_ids.clone();

@@ -136,13 +136,7 @@ impl<'p> Matcher<'p> {
             *clock = Instant::now();
         };
         for table in tables {
-            let missing = def.missing_columns(&table.headers());
-            if !missing.is_empty() {
-                return Err(Error::model_mismatch(
-                    table.path(),
-                    format!("lacks column(s) {} that the model needs", missing.join(", ")),
-                ));
-            }
+            self.model.check_table(table)?;
         }
         self.progress.stage("normalize", 0);
         let records = Records::build(def, tables)?;
@@ -160,12 +154,8 @@ impl<'p> Matcher<'p> {
             one_per_source: mode == Mode::Link && def.tuning.link_one_to_one,
             max_cluster_size: MAX_CLUSTER_SIZE,
         };
-        let features = std::cell::RefCell::new(vec![0.0f32; self.plan.num_features()]);
-        let clustering = cluster::cluster(records.len(), records.sources(), &scored, &options, |a, b| {
-            let mut buf = features.borrow_mut();
-            self.plan.compare(&records, a, b, &mut buf);
-            self.model.probability(&buf)
-        });
+        let clustering =
+            cluster::cluster(records.len(), records.sources(), &scored, &options, self.scorer(&records));
         lap("cluster", &mut clock);
         let stats = MatchStats {
             records: records.len(),
@@ -178,6 +168,17 @@ impl<'p> Matcher<'p> {
             seconds,
         };
         Ok(MatchOutput { records, clustering, stats })
+    }
+
+    /// P(match) of any pair of `records`, for pairs blocking did not
+    /// produce (clustering asks for them); one scratch vector reused.
+    pub fn scorer<'r>(&'r self, records: &'r Records) -> impl Fn(RecordId, RecordId) -> f32 + 'r {
+        let features = std::cell::RefCell::new(vec![0.0f32; self.plan.num_features()]);
+        move |a, b| {
+            let mut buf = features.borrow_mut();
+            self.plan.compare(records, a, b, &mut buf);
+            self.model.probability(&buf)
+        }
     }
 
     /// Compare and score candidate pairs in parallel, one scratch vector

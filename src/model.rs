@@ -301,6 +301,18 @@ impl MatchModel {
         self
     }
 
+    /// Check that `table` has every column the model's definition names.
+    pub fn check_table(&self, table: &crate::read::Table) -> Result<()> {
+        let missing = self.definition.missing_columns(&table.headers());
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(Error::model_mismatch(
+            table.path(),
+            format!("lacks column(s) {} that the model needs", missing.join(", ")),
+        ))
+    }
+
     /// Check that `def` matches the columns this model was trained on.
     pub fn check_definition(&self, def: &TransformDef, model_path: &Path) -> Result<()> {
         if self.definition.same_schema(def) {

@@ -41,14 +41,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let left = Table::read(&args.left)?;
     let right = Table::read(&args.right)?;
     let model = super::resolve_model(args.model.as_deref(), args.config.as_deref(), &left)?;
-    let missing = model.definition.missing_columns(&right.headers());
-    if !missing.is_empty() {
-        return Err(findmatches::Error::model_mismatch(
-            &args.right,
-            format!("lacks column(s) {} that the model needs", missing.join(", ")),
-        )
-        .into());
-    }
+    model.check_table(&right)?;
     let bar = Bar::new(global.quiet);
     let output = Matcher::new(model, &bar).link(&left, &right)?;
     bar.finish();
