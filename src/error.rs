@@ -129,6 +129,18 @@ pub enum ErrorKind {
         /// What does not match.
         message: String,
     },
+    /// A file findmatches wrote is of a format version this build does not read.
+    #[error("{}: {what} format version {found}; this findmatches reads version {expected}", path.display())]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// What kind of file it is.
+        what: String,
+        /// Its version.
+        found: u64,
+        /// The version this build reads.
+        expected: u32,
+    },
     /// A file findmatches wrote earlier cannot be understood.
     #[error("{}: corrupt or unreadable: {comment}", path.display())]
     Corrupt {
@@ -225,6 +237,39 @@ impl Error {
     pub fn training(message: impl Into<String>) -> Error {
         ErrorKind::Training { message: message.into() }.into()
     }
+}
+
+/// Read a versioned JSON file (model, manifest): check its
+/// `format_version` before anything else, so an older or newer file gets a
+/// version error rather than a parse error, then parse it. `what` names
+/// the kind of file in messages. (Parsing straight from text keeps every
+/// float bit-exact, which fingerprints need.)
+pub fn parse_versioned<T: serde::de::DeserializeOwned>(
+    text: &str,
+    path: &Path,
+    expected: u32,
+    what: &str,
+) -> Result<T> {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        format_version: Option<u64>,
+    }
+    let header: Header =
+        serde_json::from_str(text).map_err(|e| Error::corrupt(path, format!("not a {what} ({e})")))?;
+    match header.format_version {
+        Some(v) if v == expected as u64 => {}
+        Some(found) => {
+            return Err(ErrorKind::UnsupportedVersion {
+                path: path.to_path_buf(),
+                what: what.to_string(),
+                found,
+                expected,
+            }
+            .into())
+        }
+        None => return Err(Error::corrupt(path, format!("not a {what} (no format_version)"))),
+    }
+    serde_json::from_str(text).map_err(|e| Error::corrupt(path, e.to_string()))
 }
 
 impl From<ErrorKind> for Error {

@@ -243,29 +243,8 @@ impl MatchModel {
 
     /// Parse and check a model; `path` names it in errors.
     pub fn from_json(text: &str, path: &Path) -> Result<MatchModel> {
-        // Read the version first, so an older or newer file gets a version
-        // error rather than a parse error. (Parsing straight from text
-        // keeps every float bit-exact, which the fingerprint needs.)
-        #[derive(Deserialize)]
-        struct Header {
-            format_version: Option<u64>,
-        }
-        let header: Header = serde_json::from_str(text)
-            .map_err(|e| Error::corrupt(path, format!("not a model file ({e})")))?;
-        match header.format_version {
-            Some(v) if v == MODEL_FORMAT_VERSION as u64 => {}
-            Some(v) => {
-                return Err(Error::model_mismatch(
-                    path,
-                    format!(
-                        "model format version {v}; this findmatches reads version {MODEL_FORMAT_VERSION}"
-                    ),
-                ))
-            }
-            None => return Err(Error::corrupt(path, "not a model file (no format_version)")),
-        }
         let model: MatchModel =
-            serde_json::from_str(text).map_err(|e| Error::corrupt(path, e.to_string()))?;
+            crate::error::parse_versioned(text, path, MODEL_FORMAT_VERSION, "model file")?;
         model.definition.validate(path)?;
         if model.weights.len() != model.features.len() || model.fingerprint != model.compute_fingerprint() {
             return Err(Error::corrupt(path, "fingerprint does not match the content (edited or damaged)"));

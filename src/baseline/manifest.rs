@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The manifest's file name in a baseline directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -87,25 +87,7 @@ pub struct Manifest {
 impl Manifest {
     /// Parse a manifest; `path` names it in errors.
     pub fn from_json(text: &str, path: &Path) -> Result<Manifest> {
-        #[derive(Deserialize)]
-        struct Header {
-            format_version: Option<u64>,
-        }
-        let header: Header = serde_json::from_str(text)
-            .map_err(|e| Error::corrupt(path, format!("not a baseline manifest ({e})")))?;
-        match header.format_version {
-            Some(v) if v == BASELINE_FORMAT_VERSION as u64 => {}
-            Some(v) => {
-                return Err(Error::corrupt(
-                    path,
-                    format!(
-                    "baseline format version {v}; this findmatches reads version {BASELINE_FORMAT_VERSION}"
-                ),
-                ))
-            }
-            None => return Err(Error::corrupt(path, "not a baseline manifest (no format_version)")),
-        }
-        serde_json::from_str(text).map_err(|e| Error::corrupt(path, e.to_string()))
+        crate::error::parse_versioned(text, path, BASELINE_FORMAT_VERSION, "baseline manifest")
     }
 
     /// The manifest as pretty JSON with a final newline.
@@ -120,5 +102,22 @@ impl Manifest {
             id = kept;
         }
         id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_versions_and_truncated_manifests_are_refused() {
+        let path = Path::new("manifest.json");
+        let err = Manifest::from_json(r#"{"format_version": 99}"#, path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "manifest.json: baseline manifest format version 99; this findmatches reads version 1"
+        );
+        let err = Manifest::from_json(r#"{"format_version": 1, "generation": 3"#, path).unwrap_err();
+        assert!(err.to_string().starts_with("manifest.json: corrupt"), "{err}");
     }
 }
