@@ -96,7 +96,7 @@ pub fn match_new(
     let cap = def.tuning.max_block();
     let mut rows: HashSet<u32> = HashSet::new();
     let mut seen: HashSet<u64> = HashSet::new();
-    for (key, _) in record_keys(&fresh, def) {
+    for (key, _) in record_keys(&fresh, def, 0..fresh.len() as RecordId) {
         if seen.insert(key) {
             rows.extend(reader.key_rows(key, cap).unwrap_or_default());
         }

@@ -91,6 +91,12 @@ pub struct Baseline {
 pub struct Commit<'a> {
     /// The rows (any columns; the baseline's are kept).
     pub table: &'a Table,
+    /// The same rows normalized, as source `source` of these records (the
+    /// run that matched them built them already; their blocking keys are
+    /// stored).
+    pub records: &'a Records,
+    /// Which source of `records` the rows are.
+    pub source: usize,
     /// Their match_ids.
     pub match_ids: &'a [u64],
     /// Baseline clusters merged: (kept, absorbed).
@@ -103,11 +109,12 @@ pub struct Commit<'a> {
 
 impl Baseline {
     /// Create a baseline in `dir` (which must not hold one) from a
-    /// clustered table.
+    /// clustered table and its normalized `records` (one source).
     pub fn create(
         dir: &Path,
         model: &MatchModel,
         table: &Table,
+        records: &Records,
         match_ids: &[u64],
         processed: Processed,
     ) -> Result<Baseline> {
@@ -135,7 +142,9 @@ impl Baseline {
         };
         let mut baseline = Baseline { dir: dir.to_path_buf(), manifest: empty, model: model.clone() };
         let next = match_ids.iter().max().map_or(0, |m| m + 1);
-        baseline.commit(&lock, Commit { table, match_ids, merges: &[], next_match_id: next, processed })?;
+        let commit =
+            Commit { table, records, source: 0, match_ids, merges: &[], next_match_id: next, processed };
+        baseline.commit(&lock, commit)?;
         Ok(baseline)
     }
 
@@ -304,17 +313,18 @@ impl Baseline {
             store::write_rows(p, &values, commit.match_ids)
         })?);
         // Blocking keys and primary keys, by baseline row.
-        let def = &self.model.definition;
-        let table = Table::from_batch(commit.table.path(), strings.clone());
-        let records = Records::build(def, &[&table])?;
+        let range = commit.records.source_range(commit.source);
+        if range.len() != rows {
+            return Err(Error::usage(format!("{} rows to commit but {} records", rows, range.len())));
+        }
+        let to_row = |id: u32| id - range.start as u32 + first_row as u32;
         let mut keys: Vec<(u64, u32)> =
-            record_keys(&records, def).into_iter().map(|(k, r)| (k, r + first_row as u32)).collect();
+            record_keys(commit.records, &self.model.definition, range.start as u32..range.end as u32)
+                .into_iter()
+                .map(|(k, id)| (k, to_row(id)))
+                .collect();
         keys.extend(
-            records
-                .keys()
-                .iter()
-                .enumerate()
-                .map(|(r, k)| (primary_key_hash(k), r as u32 + first_row as u32)),
+            range.clone().map(|id| (primary_key_hash(&commit.records.keys()[id]), to_row(id as u32))),
         );
         files.push(self.write_file(format!("{prefix}{KEYS_SUFFIX}"), |p| store::write_pairs(p, &mut keys))?);
         let mut members: Vec<(u64, u32)> =

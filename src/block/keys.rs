@@ -8,6 +8,7 @@
 //! codes, which catches swapped first and last names.
 
 use std::hash::{Hash, Hasher};
+use std::ops::Range;
 
 use rayon::prelude::*;
 
@@ -86,12 +87,12 @@ fn recipes(def: &TransformDef) -> Vec<Vec<Part>> {
     recipes
 }
 
-/// Every blocking key of every record: (key, record), unsorted. The same
-/// records give the same keys in every run (the hash is not seeded).
-pub fn record_keys(records: &Records, def: &TransformDef) -> Vec<(u64, RecordId)> {
+/// Every blocking key of the records in `ids`: (key, record), unsorted.
+/// The same records give the same keys in every run (the hash is not
+/// seeded).
+pub fn record_keys(records: &Records, def: &TransformDef, ids: Range<RecordId>) -> Vec<(u64, RecordId)> {
     let recipes = recipes(def);
-    (0..records.len() as RecordId)
-        .into_par_iter()
+    ids.into_par_iter()
         .flat_map_iter(|id| {
             let recipes = &recipes;
             recipes.iter().enumerate().filter_map(move |(r, parts)| {
@@ -105,7 +106,7 @@ pub fn record_keys(records: &Records, def: &TransformDef) -> Vec<(u64, RecordId)
 
 /// Pairs of records sharing a key, from blocks of at most `max_block`.
 pub fn key_pairs(records: &Records, def: &TransformDef, max_block: usize, mode: Mode) -> Vec<CandidatePair> {
-    let mut keyed = record_keys(records, def);
+    let mut keyed = record_keys(records, def, 0..records.len() as RecordId);
     keyed.par_sort_unstable();
     let blocks: Vec<&[(u64, RecordId)]> =
         keyed.chunk_by(|x, y| x.0 == y.0).filter(|b| b.len() >= 2 && b.len() <= max_block).collect();

@@ -66,7 +66,14 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
             generation: 1,
             rows: table.num_rows() as u64,
         };
-        Baseline::create(dir, &matcher_model, &table, &output.clustering.match_ids, processed)?;
+        Baseline::create(
+            dir,
+            &matcher_model,
+            &table,
+            &output.records,
+            &output.clustering.match_ids,
+            processed,
+        )?;
         global.say(format!("created baseline {} (generation 1)", dir.display()));
     }
     report(global, &output.stats, &args.output, start);

@@ -114,6 +114,8 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
                 lock,
                 Commit {
                     table: &new,
+                    records: &output.records,
+                    source: 1,
                     match_ids: &output.clustering.match_ids,
                     merges: &output.clustering.merges,
                     next_match_id: output.clustering.next_match_id,
