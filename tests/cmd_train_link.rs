@@ -2,10 +2,24 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use findmatches::synth::{generate, SynthOptions};
 
 use crate::util::{column_map, pairwise_f1, read_csv, Workdir};
+
+/// `label generate` over `inputs` answered from `truth.csv`, then `train`
+/// on those labels into `model.json`; returns train's JSON summary.
+fn label_and_train(wd: &Workdir, inputs: &[&str], sets: &str) -> serde_json::Value {
+    let inputs: Vec<&str> = inputs.iter().flat_map(|i| ["--input", i]).collect();
+    let mut label = vec!["label", "generate", "--config", "def.toml", "--answers", "truth.csv", "-q"];
+    label.extend(["--sets", sets, "-o", "labels.csv"]);
+    label.extend(&inputs);
+    wd.ok(&label);
+    let mut train =
+        vec!["train", "--config", "def.toml", "--labels", "labels.csv", "-o", "model.json", "--json"];
+    train.extend(&inputs);
+    serde_json::from_str(wd.ok(&train).trim()).unwrap()
+}
 
 #[test]
 fn init_train_dedup_end_to_end() {
@@ -14,37 +28,10 @@ fn init_train_dedup_end_to_end() {
     wd.ok(&["init", "data.csv", "-o", "def.toml", "-q"]);
     let def = std::fs::read_to_string(wd.path("def.toml")).unwrap();
     assert!(def.contains("primary_key = \"customer_id\"") && def.contains("email = \"email\""), "{def}");
-    wd.ok(&[
-        "label",
-        "generate",
-        "--config",
-        "def.toml",
-        "--input",
-        "data.csv",
-        "--answers",
-        "truth.csv",
-        "--sets",
-        "15",
-        "-o",
-        "labels.csv",
-        "-q",
-    ]);
+    let summary = label_and_train(&wd, &["data.csv"], "15");
     let (header, rows) = read_csv(&wd.path("labels.csv"));
     assert_eq!(&header[..3], &["labeling_set_id", "label", "customer_id"]);
     assert!(rows.len() <= 150 && rows.iter().all(|r| !r[1].is_empty()));
-    let out = wd.ok(&[
-        "train",
-        "--config",
-        "def.toml",
-        "--input",
-        "data.csv",
-        "--labels",
-        "labels.csv",
-        "-o",
-        "model.json",
-        "--json",
-    ]);
-    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert!(summary["training"]["matches"].as_u64().unwrap() > 0);
     wd.ok(&["dedup", "--model", "model.json", "--input", "data.csv", "-o", "out.csv", "-q"]);
     let pred = column_map(&wd.path("out.csv"), "customer_id", "match_id");
@@ -149,48 +136,16 @@ fn write_link_tables(wd: &Workdir) -> std::collections::HashMap<String, String> 
     truth
 }
 
-use arrow_array::Array;
-
 #[test]
 fn link_two_tables() {
     let wd = Workdir::new();
     let truth = write_link_tables(&wd);
     wd.ok(&["init", "left.csv", "-o", "def.toml", "-q"]);
-    wd.ok(&[
-        "label",
-        "generate",
-        "--config",
-        "def.toml",
-        "--input",
-        "left.csv",
-        "--input",
-        "right.csv",
-        "--answers",
-        "truth.csv",
-        "--sets",
-        "20",
-        "-o",
-        "labels.csv",
-        "-q",
-    ]);
-    wd.ok(&[
-        "train",
-        "--config",
-        "def.toml",
-        "--input",
-        "left.csv",
-        "--input",
-        "right.csv",
-        "--labels",
-        "labels.csv",
-        "-o",
-        "m.json",
-        "-q",
-    ]);
+    label_and_train(&wd, &["left.csv", "right.csv"], "20");
     wd.ok(&[
         "link",
         "--model",
-        "m.json",
+        "model.json",
         "--left",
         "left.csv",
         "--right",
