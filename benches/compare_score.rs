@@ -4,7 +4,7 @@
 //!   cargo bench --bench compare_score
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use findmatches::block::{self, Mode};
+use findmatches::block::{Blocking, Mode};
 use findmatches::matcher::{Matcher, NoProgress};
 use findmatches::synth::{generate, SynthOptions};
 use findmatches::{bundled_model, Records, Table};
@@ -15,7 +15,7 @@ fn compare_score(c: &mut Criterion) {
     let model = bundled_model().expect("bundled model");
     let def = model.definition.clone();
     let records = Records::build(&def, &[&table]).expect("records");
-    let (pairs, _) = block::candidates(&records, &def, &def.tuning, Mode::Dedup).expect("candidates");
+    let (pairs, _) = Blocking::new(&def).candidates(&records, &def, Mode::Dedup).expect("candidates");
     let matcher = Matcher::new(model, &NoProgress);
     let plan = findmatches::ComparePlan::new(&def);
 

@@ -140,8 +140,14 @@ impl Tuning {
         (1.0 / (1.0 + (-logit).exp())) as f32
     }
 
+    /// How many key neighbours (the records sharing the most blocking
+    /// keys) each record keeps: 1 at 0, 4 at the default 0.5, 8 at 1.
+    pub fn key_neighbours(&self) -> usize {
+        ((self.accuracy_cost_tradeoff * 8.0).round() as usize).max(1)
+    }
+
     /// How many nearest neighbours the blocking index returns per record.
-    pub fn neighbours(&self) -> usize {
+    pub fn index_neighbours(&self) -> usize {
         4 + (self.accuracy_cost_tradeoff * 24.0).round() as usize
     }
 

@@ -17,11 +17,13 @@ use std::time::Instant;
 
 use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
+use rayon::prelude::*;
 
 use crate::baseline::Baseline;
-use crate::block::keys::record_keys;
-use crate::block::{self, Mode};
+use crate::block::keys::{record_keys, KeyRanking};
+use crate::block::{Blocking, Mode};
 use crate::cluster::{cluster_incremental, ClusterOptions, IncrementalClustering, MatchStatus};
+use crate::compare::CandidatePair;
 use crate::error::{Error, Result};
 use crate::matcher::{MatchStats, Matcher, MATCH_CONFIDENCE, MATCH_ID};
 use crate::read::Table;
@@ -92,17 +94,21 @@ pub fn match_new(
             }
         }
     }
-    // The baseline rows sharing a key with a new record.
-    let cap = def.tuning.max_block();
-    let mut rows: HashSet<u32> = HashSet::new();
-    let mut seen: HashSet<u64> = HashSet::new();
-    for (key, _) in record_keys(&fresh, def, 0..fresh.len() as RecordId) {
-        if seen.insert(key) {
-            rows.extend(reader.key_rows(key, cap).unwrap_or_default());
-        }
-    }
-    let mut rows: Vec<u32> = rows.into_iter().collect();
+    // Each new record's strongest key neighbours in the baseline.
+    let ranking = KeyRanking::new(def, &def.tuning);
+    let mut keyed = record_keys(&fresh, def, 0..fresh.len() as RecordId);
+    keyed.sort_unstable_by_key(|&(key, id)| (id, key));
+    let by_record: Vec<&[(u64, RecordId)]> = keyed.chunk_by(|x, y| x.1 == y.1).collect();
+    let neighbours: Vec<(RecordId, Vec<u32>)> = by_record
+        .par_iter()
+        .map(|keyed| {
+            let keys: Vec<u64> = keyed.iter().map(|&(key, _)| key).collect();
+            (keyed[0].1, reader.key_neighbours(&keys, &ranking))
+        })
+        .collect();
+    let mut rows: Vec<u32> = neighbours.iter().flat_map(|(_, rows)| rows.iter().copied()).collect();
     rows.sort_unstable();
+    rows.dedup();
     let rows = reader.with_cluster_members(&rows)?;
     let (subset, baseline_ids) = reader.fetch(&rows)?;
     seconds.push(("lookup".to_string(), clock.elapsed().as_secs_f64()));
@@ -114,7 +120,20 @@ pub fn match_new(
     seconds.push(("normalize".to_string(), clock.elapsed().as_secs_f64()));
     let clock = Instant::now();
     matcher.progress().stage("block", 0);
-    let (pairs, blocking) = block::candidates(&records, def, &def.tuning, Mode::Incremental)?;
+    // Candidates: each new record's baseline neighbours, and what blocking
+    // finds among the records read (new×new pairs, and new×baseline pairs
+    // from keys too common to look up in the whole baseline).
+    let (mut pairs, mut blocking) = Blocking::new(def).candidates(&records, def, Mode::Incremental)?;
+    for (id, neighbours) in &neighbours {
+        for row in neighbours {
+            if let Ok(b) = rows.binary_search(row) {
+                pairs.push(CandidatePair::new((nb + *id as usize) as RecordId, b as RecordId));
+            }
+        }
+    }
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    blocking.candidates = pairs.len();
     seconds.push(("block".to_string(), clock.elapsed().as_secs_f64()));
     let clock = Instant::now();
     matcher.progress().stage("compare and score", pairs.len() as u64);

@@ -15,7 +15,7 @@ use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::block::{self, BlockStats, Mode};
+use crate::block::{BlockStats, Blocking, Mode};
 use crate::cluster::{self, ClusterOptions, Clustering, ScoredPair};
 use crate::compare::{CandidatePair, ComparePlan};
 use crate::config::TransformDef;
@@ -142,7 +142,7 @@ impl<'p> Matcher<'p> {
         let records = Records::build(def, tables)?;
         lap("normalize", &mut clock);
         self.progress.stage("block", 0);
-        let (pairs, blocking) = block::candidates(&records, def, &def.tuning, mode)?;
+        let (pairs, blocking) = Blocking::new(def).candidates(&records, def, mode)?;
         lap("block", &mut clock);
         self.progress.stage("compare and score", pairs.len() as u64);
         let scored = self.score_pairs(&records, &pairs);
@@ -226,7 +226,7 @@ pub fn train(def: &TransformDef, tables: &[&Table], labels: &[Labels]) -> Result
     let mut model = MatchModel::fit(def, &features, &is_match, distinct.len())?;
     // Settle the threshold where the training data's candidates are rare.
     let mode = if tables.len() > 1 { Mode::Link } else { Mode::Dedup };
-    let (candidates, _) = block::candidates(&records, def, &def.tuning, mode)?;
+    let (candidates, _) = Blocking::new(def).candidates(&records, def, mode)?;
     let matcher = Matcher::new(model.clone(), &NoProgress);
     let probabilities: Vec<f32> =
         matcher.score_pairs(&records, &candidates).iter().map(|p| p.score).collect();

@@ -11,7 +11,7 @@ use crate::error::Result;
 /// The manifest's file name in a baseline directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// The baseline format this build reads and writes.
-pub const BASELINE_FORMAT_VERSION: u32 = 1;
+pub const BASELINE_FORMAT_VERSION: u32 = 2;
 
 /// A file of a segment, with what it should be.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,7 +115,7 @@ mod tests {
         let err = Manifest::from_json(r#"{"format_version": 99}"#, path).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "manifest.json: baseline manifest format version 99; this findmatches reads version 1"
+            "manifest.json: baseline manifest format version 99; this findmatches reads version 2"
         );
         let err = Manifest::from_json(r#"{"format_version": 1, "generation": 3"#, path).unwrap_err();
         assert!(err.to_string().starts_with("manifest.json: corrupt"), "{err}");

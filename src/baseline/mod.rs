@@ -38,7 +38,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use sha2::{Digest, Sha256};
 
-use crate::block::keys::record_keys;
+use crate::block::keys::{record_keys, KeyRanking};
 use crate::error::{Error, Result};
 use crate::matcher::MATCH_ID;
 use crate::model::MatchModel;
@@ -396,12 +396,28 @@ impl BaselineReader<'_> {
     pub fn key_rows(&self, key: u64, cap: usize) -> Option<Vec<u32>> {
         let mut rows = Vec::new();
         for s in &self.segments {
-            rows.extend(s.keys.rows(key).take(cap + 1 - rows.len().min(cap + 1)));
+            rows.extend(s.keys.rows_within(key, cap - rows.len())?);
             if rows.len() > cap {
                 return None;
             }
         }
         Some(rows)
+    }
+
+    /// The key neighbours, among the baseline rows, of a record whose
+    /// blocking keys are `keys`, ranked as in batch blocking (see
+    /// [`KeyRanking`]). The cost is bounded by `keys.len() * max_block`
+    /// lookups whatever the baseline's size.
+    pub fn key_neighbours(&self, keys: &[u64], ranking: &KeyRanking) -> Vec<u32> {
+        let mut scored: Vec<(u32, f32)> = Vec::new();
+        for &key in keys {
+            if let Some(rows) = self.key_rows(key, ranking.max_block) {
+                // The block the record would make with these rows.
+                let w = ranking.key_weight(rows.len() + 1);
+                scored.extend(rows.into_iter().map(|r| (r, w)));
+            }
+        }
+        ranking.rank(&mut scored).iter().map(|&(r, _)| r).collect()
     }
 
     /// The baseline rows whose primary key may be `key` (hash matches).

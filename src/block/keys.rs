@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::Mode;
 use crate::compare::CandidatePair;
-use crate::config::{ColumnKind, TransformDef};
+use crate::config::{ColumnKind, TransformDef, Tuning};
 use crate::record::{RecordId, Records};
 
 /// At most this many single parts are paired with each other.
@@ -87,6 +87,13 @@ fn recipes(def: &TransformDef) -> Vec<Vec<Part>> {
     recipes
 }
 
+/// The key of recipe `r` for record `id`, if the record has all its parts.
+fn recipe_key(records: &Records, r: usize, parts: &[Part], id: RecordId) -> Option<u64> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    r.hash(&mut h);
+    parts.iter().all(|p| p.write(records, id, &mut h)).then(|| h.finish())
+}
+
 /// Every blocking key of the records in `ids`: (key, record), unsorted.
 /// The same records give the same keys in every run (the hash is not
 /// seeded).
@@ -95,31 +102,221 @@ pub fn record_keys(records: &Records, def: &TransformDef, ids: Range<RecordId>) 
     ids.into_par_iter()
         .flat_map_iter(|id| {
             let recipes = &recipes;
-            recipes.iter().enumerate().filter_map(move |(r, parts)| {
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                r.hash(&mut h);
-                parts.iter().all(|p| p.write(records, id, &mut h)).then(|| (h.finish(), id))
-            })
+            recipes
+                .iter()
+                .enumerate()
+                .filter_map(move |(r, parts)| Some((recipe_key(records, r, parts, id)?, id)))
         })
         .collect()
 }
 
-/// Pairs of records sharing a key, from blocks of at most `max_block`.
-pub fn key_pairs(records: &Records, def: &TransformDef, max_block: usize, mode: Mode) -> Vec<CandidatePair> {
-    let mut keyed = record_keys(records, def, 0..records.len() as RecordId);
-    keyed.par_sort_unstable();
-    let blocks: Vec<&[(u64, RecordId)]> =
-        keyed.chunk_by(|x, y| x.0 == y.0).filter(|b| b.len() >= 2 && b.len() <= max_block).collect();
+/// How exact keys choose each record's candidates (the same rule in
+/// batch blocking and in baseline lookups).
+///
+/// Each other record sharing a key with a record is ranked by how many
+/// keys they share, ties broken towards rarer keys (smaller blocks). A
+/// record keeps its `neighbours` best that share at least `min_shared`
+/// keys, or, when none does, its single best; blocks of more than
+/// `max_block` records are skipped.
+///
+/// Ranking, rather than pairing every block in full, bounds the candidates
+/// per record whatever the data size: a million customers have bigger
+/// name and town blocks than a thousand, not more duplicates of each
+/// person. And with many recipes one shared key says little (two
+/// customers with the same first name in the same town share two, through
+/// the town and the postcode, and nothing else), while a duplicate with a
+/// typo in one field still shares most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyRanking {
+    /// Blocks larger than this are too common a value to mean anything.
+    pub max_block: usize,
+    /// Candidates kept per record.
+    pub neighbours: usize,
+    /// Keys a candidate must share.
+    pub min_shared: usize,
+    /// How many recipes the definition has.
+    recipes: usize,
+}
+
+/// With at least this many recipes a candidate must share two keys.
+const MANY_RECIPES: usize = 6;
+
+impl KeyRanking {
+    /// The ranking for a definition and its tuning. A candidate must share
+    /// two keys when there are many recipes (at least [`MANY_RECIPES`])
+    /// and `accuracy_cost_tradeoff` is at most 0.5, else one.
+    pub fn new(def: &TransformDef, tuning: &Tuning) -> KeyRanking {
+        let recipes = recipes(def).len();
+        let min_shared = if recipes >= MANY_RECIPES && tuning.accuracy_cost_tradeoff <= 0.5 { 2 } else { 1 };
+        KeyRanking {
+            max_block: tuning.max_block(),
+            neighbours: tuning.key_neighbours(),
+            min_shared,
+            recipes: recipes.max(1),
+        }
+    }
+
+    /// A wider net: candidates sharing one key count, and twice as many
+    /// are kept (for labeling sets, which need near misses).
+    pub fn widened(self) -> KeyRanking {
+        KeyRanking { neighbours: 2 * self.neighbours, min_shared: 1, ..self }
+    }
+
+    /// What sharing one key of a block of `size` records adds to a
+    /// candidate's weight: 1 per key, plus less than 1 in all for the
+    /// keys' rarity, so the whole part of a weight counts shared keys.
+    #[inline]
+    pub fn key_weight(&self, size: usize) -> f32 {
+        1.0 + 1.0 / (size.max(2) * self.recipes) as f32
+    }
+
+    /// Sum the weights of equal ids in `scored` and return the kept
+    /// candidates, best first (ties: lower id first), as a prefix of it.
+    pub fn rank<'s>(&self, scored: &'s mut Vec<(u32, f32)>) -> &'s [(u32, f32)] {
+        scored.sort_unstable_by_key(|s| s.0);
+        let mut out = 0;
+        for i in 0..scored.len() {
+            if out > 0 && scored[out - 1].0 == scored[i].0 {
+                scored[out - 1].1 += scored[i].1;
+            } else {
+                scored[out] = scored[i];
+                out += 1;
+            }
+        }
+        scored.truncate(out);
+        let min = self.min_shared as f32;
+        let keep = if scored.iter().any(|s| s.1 >= min) {
+            scored.retain(|s| s.1 >= min);
+            self.neighbours
+        } else {
+            1
+        };
+        let order = |x: &(u32, f32), y: &(u32, f32)| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0));
+        if scored.len() > keep {
+            scored.select_nth_unstable_by(keep, order);
+            scored.truncate(keep);
+        }
+        scored.sort_unstable_by(order);
+        scored
+    }
+}
+
+/// Blocks as compressed lists: block `b` is `members[start[b]..start[b + 1]]`.
+struct Blocks {
+    start: Vec<u32>,
+    members: Vec<RecordId>,
+}
+
+impl Blocks {
+    fn len(&self) -> usize {
+        self.start.len() - 1
+    }
+
+    fn get(&self, b: usize) -> &[RecordId] {
+        &self.members[self.start[b] as usize..self.start[b + 1] as usize]
+    }
+}
+
+/// The blocks of 2 to `max_block` records, one recipe at a time (so only
+/// one recipe's keys are held at once).
+fn blocks(records: &Records, def: &TransformDef, max_block: usize, mode: Mode) -> Blocks {
     let sources = records.sources();
+    let mut blocks = Blocks { start: vec![0], members: Vec::new() };
+    let mut keyed: Vec<(u64, RecordId)> = Vec::new();
+    for (r, parts) in recipes(def).iter().enumerate() {
+        keyed.clear();
+        keyed.par_extend(
+            (0..records.len() as RecordId)
+                .into_par_iter()
+                .filter_map(|id| Some((recipe_key(records, r, parts, id)?, id))),
+        );
+        keyed.par_sort_unstable();
+        for block in keyed.chunk_by(|x, y| x.0 == y.0) {
+            if block.len() < 2 || block.len() > max_block {
+                continue;
+            }
+            let first = sources[block[0].1 as usize];
+            if !block.iter().any(|&(_, b)| mode.allows(first, sources[b as usize])) {
+                continue;
+            }
+            blocks.members.extend(block.iter().map(|&(_, id)| id));
+            blocks.start.push(blocks.members.len() as u32);
+        }
+    }
     blocks
-        .par_iter()
-        .flat_map_iter(|block| {
-            block.iter().enumerate().flat_map(move |(i, &(_, a))| {
-                block[i + 1..]
-                    .iter()
-                    .filter(move |&&(_, b)| a != b && mode.allows(sources[a as usize], sources[b as usize]))
-                    .map(move |&(_, b)| CandidatePair::new(a, b))
-            })
+}
+
+/// Each record's key neighbours (see [`KeyRanking`]), as pairs.
+pub fn key_pairs(
+    records: &Records,
+    def: &TransformDef,
+    ranking: &KeyRanking,
+    mode: Mode,
+) -> Vec<CandidatePair> {
+    let n = records.len();
+    let blocks = blocks(records, def, ranking.max_block, mode);
+    // Each record's blocks.
+    let mut start = vec![0u32; n + 1];
+    for &id in &blocks.members {
+        start[id as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut of_record = vec![0u32; blocks.members.len()];
+    for b in 0..blocks.len() {
+        for &id in blocks.get(b) {
+            of_record[fill[id as usize] as usize] = b as u32;
+            fill[id as usize] += 1;
+        }
+    }
+    drop(fill);
+    let sources = records.sources();
+    (0..n as RecordId)
+        .into_par_iter()
+        .map_init(Vec::new, |scratch: &mut Vec<(RecordId, f32)>, id| {
+            scratch.clear();
+            let source = sources[id as usize];
+            for &b in &of_record[start[id as usize] as usize..start[id as usize + 1] as usize] {
+                let block = blocks.get(b as usize);
+                let w = ranking.key_weight(block.len());
+                scratch.extend(
+                    block
+                        .iter()
+                        .filter(|&&o| o != id && mode.allows(source, sources[o as usize]))
+                        .map(|&o| (o, w)),
+                );
+            }
+            ranking.rank(scratch).iter().map(|&(o, _)| CandidatePair::new(id, o)).collect::<Vec<_>>()
         })
+        .flatten_iter()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranking(neighbours: usize, min_shared: usize) -> KeyRanking {
+        KeyRanking { max_block: 100, neighbours, min_shared, recipes: 4 }
+    }
+
+    #[test]
+    fn ranking_counts_shared_keys_then_rarity() {
+        let r = ranking(2, 1);
+        let (small, big) = (r.key_weight(2), r.key_weight(50));
+        assert!(small > big && big > 1.0 && 4.0 * small < 5.0, "rarity never outweighs a key");
+        let mut s = vec![(5, big), (3, small), (5, big), (9, small), (9, big), (1, big)];
+        let kept: Vec<u32> = r.rank(&mut s).iter().map(|x| x.0).collect();
+        assert_eq!(kept, vec![9, 5], "two keys beat one; a rarer key breaks the tie");
+        let mut s = vec![(2, small)];
+        assert_eq!(ranking(4, 1).rank(&mut s).len(), 1);
+        let mut s = vec![(2, small), (3, big), (3, big)];
+        let kept: Vec<u32> = ranking(4, 2).rank(&mut s).iter().map(|x| x.0).collect();
+        assert_eq!(kept, vec![3], "one shared key is not enough when two are required");
+        let mut s = vec![(2, big), (3, small), (4, big)];
+        let kept: Vec<u32> = ranking(4, 2).rank(&mut s).iter().map(|x| x.0).collect();
+        assert_eq!(kept, vec![3], "... unless no candidate shares two: then the best one stays");
+    }
 }

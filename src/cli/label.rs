@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use arrow_array::Array;
-use findmatches::block::{self, Mode};
+use findmatches::block::{Blocking, Mode};
 use findmatches::labels;
 use findmatches::{Records, Table, TransformDef};
 
@@ -68,7 +68,7 @@ fn generate(args: &GenerateArgs, global: &Global) -> anyhow::Result<()> {
     let refs: Vec<&Table> = tables.iter().collect();
     let records = Records::build(&def, &refs)?;
     let mode = if tables.len() > 1 { Mode::Link } else { Mode::Dedup };
-    let (candidates, _) = block::candidates(&records, &def, &def.tuning, mode)?;
+    let (candidates, _) = Blocking::for_labeling(&def).candidates(&records, &def, mode)?;
     let sets = labels::generate_sets(&records, &candidates, args.sets, args.set_size, args.seed);
     let answers: Option<HashMap<String, String>> = match &args.answers {
         None => None,
