@@ -20,7 +20,7 @@ use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
 
 use crate::baseline::Baseline;
-use crate::block::keys::{record_keys, KeyRanking};
+use crate::block::keys::record_keys;
 use crate::block::{Blocking, Mode};
 use crate::cluster::{cluster_incremental, ClusterOptions, IncrementalClustering, MatchStatus};
 use crate::compare::CandidatePair;
@@ -94,18 +94,37 @@ pub fn match_new(
             }
         }
     }
-    // Each new record's strongest key neighbours in the baseline.
-    let ranking = KeyRanking::new(def, &def.tuning);
+    // Each new record's strongest key neighbours in the baseline, and, for
+    // those keys find too few of, the index's.
+    let blocking = Blocking::new(def);
     let mut keyed = record_keys(&fresh, def, 0..fresh.len() as RecordId);
     keyed.sort_unstable_by_key(|&(key, id)| (id, key));
-    let by_record: Vec<&[(u64, RecordId)]> = keyed.chunk_by(|x, y| x.1 == y.1).collect();
-    let neighbours: Vec<(RecordId, Vec<u32>)> = by_record
+    let mut keys_of: Vec<Vec<u64>> = vec![Vec::new(); fresh.len()];
+    for (key, id) in keyed {
+        keys_of[id as usize].push(key);
+    }
+    let indexed = baseline.manifest().indexed;
+    let found: Vec<Result<(Vec<u32>, Vec<u32>)>> = keys_of
         .par_iter()
-        .map(|keyed| {
-            let keys: Vec<u64> = keyed.iter().map(|&(key, _)| key).collect();
-            (keyed[0].1, reader.key_neighbours(&keys, &ranking))
+        .enumerate()
+        .map(|(id, keys)| {
+            let by_key = reader.key_neighbours(keys, &blocking.ranking);
+            let by_index = if indexed && by_key.len() < blocking.fallback_degree {
+                reader.index_neighbours(&fresh, id as RecordId, blocking.index_neighbours)?
+            } else {
+                Vec::new()
+            };
+            Ok((by_key, by_index))
         })
         .collect();
+    let mut neighbours: Vec<(RecordId, Vec<u32>)> = Vec::with_capacity(found.len());
+    let mut index_pairs = 0;
+    for (id, f) in found.into_iter().enumerate() {
+        let (mut rows, by_index) = f?;
+        index_pairs += by_index.len();
+        rows.extend(by_index);
+        neighbours.push((id as RecordId, rows));
+    }
     let mut rows: Vec<u32> = neighbours.iter().flat_map(|(_, rows)| rows.iter().copied()).collect();
     rows.sort_unstable();
     rows.dedup();
@@ -123,7 +142,7 @@ pub fn match_new(
     // Candidates: each new record's baseline neighbours, and what blocking
     // finds among the records read (new×new pairs, and new×baseline pairs
     // from keys too common to look up in the whole baseline).
-    let (mut pairs, mut blocking) = Blocking::new(def).candidates(&records, def, Mode::Incremental)?;
+    let (mut pairs, mut stats) = blocking.candidates(&records, def, Mode::Incremental)?;
     for (id, neighbours) in &neighbours {
         for row in neighbours {
             if let Ok(b) = rows.binary_search(row) {
@@ -133,7 +152,8 @@ pub fn match_new(
     }
     pairs.par_sort_unstable();
     pairs.dedup();
-    blocking.candidates = pairs.len();
+    stats.candidates = pairs.len();
+    stats.index_pairs += index_pairs;
     seconds.push(("block".to_string(), clock.elapsed().as_secs_f64()));
     let clock = Instant::now();
     matcher.progress().stage("compare and score", pairs.len() as u64);
@@ -161,7 +181,7 @@ pub fn match_new(
     let stats = MatchStats {
         records: records.len() - nb,
         baseline_records_read: nb,
-        blocking,
+        blocking: stats,
         pairs_above_threshold: scored.iter().filter(|p| p.score >= threshold).count(),
         clusters: ids.len(),
         matched_records: matched,

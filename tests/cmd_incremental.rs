@@ -164,10 +164,30 @@ fn killed_commits_leave_the_old_or_the_new_generation() {
     let wd = Workdir::new();
     split(&wd, "1500");
     wd.ok(&["dedup", "--input", "base.csv", "-o", "b.csv", "--baseline", "fm", "-q"]);
+    kill_trials(&wd, 30);
+}
+
+#[test]
+fn killed_commits_of_an_indexed_baseline_leave_the_old_or_the_new_generation() {
+    let wd = Workdir::new();
+    split(&wd, "1500");
+    let def = std::fs::read_to_string(crate::util::repo("examples/customers.toml"))
+        .unwrap()
+        .replace("accuracy_cost_tradeoff = 0.5", "accuracy_cost_tradeoff = 0.75");
+    wd.write("wide.toml", &def);
+    wd.ok(&["dedup", "--config", "wide.toml", "--input", "base.csv", "-o", "b.csv", "--baseline", "fm", "-q"]);
+    assert!(Baseline::open(&wd.path("fm")).unwrap().manifest().indexed);
+    kill_trials(&wd, 20);
+}
+
+/// Kill `incremental` runs on copies of baseline `fm` at spread instants;
+/// each copy must open at generation 1 or 2 with every record once, and
+/// take the next run.
+fn kill_trials(wd: &Workdir, trials: u64) {
     let base_rows = read_csv(&wd.path("base.csv")).1.len();
     let inc_rows = read_csv(&wd.path("inc1.csv")).1.len();
     let mut outcomes = HashMap::new();
-    for trial in 0..30u64 {
+    for trial in 0..trials {
         let _ = std::fs::remove_dir_all(wd.path("trial"));
         copy_dir(&wd.path("fm"), &wd.path("trial"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_findmatches"))
@@ -198,7 +218,11 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
     }
 }
 
@@ -226,6 +250,8 @@ fn baseline_info_and_export() {
         assert_eq!(reported[key], ids.value(i), "{key}");
     }
     let err = wd.fails(&["baseline", "info", "nowhere"], 2);
+    assert!(err.contains("not a baseline"), "{err}");
+    let err = wd.fails(&["incremental", "--baseline", "nowhere", "--input", "inc2.csv", "-o", "o2.csv"], 2);
     assert!(err.contains("not a baseline"), "{err}");
 }
 
@@ -277,4 +303,73 @@ fn concurrent_writers_one_refused_or_waiting_and_the_baseline_intact() {
     let status = waiting.wait_with_output().unwrap().status;
     assert!(status.success());
     assert_eq!(Baseline::open(&wd.path("fm")).unwrap().manifest().generation, committed + 1);
+}
+
+#[test]
+fn a_baseline_that_uses_the_index_stores_and_queries_one_per_generation() {
+    let wd = Workdir::new();
+    split(&wd, "300");
+    // Above 0.5 the index is used on any data, so the baseline keeps one.
+    let def = std::fs::read_to_string(crate::util::repo("examples/customers.toml"))
+        .unwrap()
+        .replace("accuracy_cost_tradeoff = 0.5", "accuracy_cost_tradeoff = 0.75");
+    wd.write("wide.toml", &def);
+    wd.ok(&[
+        "dedup",
+        "--config",
+        "wide.toml",
+        "--input",
+        "base.csv",
+        "-o",
+        "b.csv",
+        "--baseline",
+        "fm",
+        "-q",
+    ]);
+    // A commit killed while building its index leaves a temporary directory.
+    std::fs::create_dir(wd.path("fm/.g000002.index.tmp")).unwrap();
+    wd.write("fm/.g000002.index.tmp/meta.json", "{");
+    let out =
+        wd.ok(&["incremental", "--baseline", "fm", "--input", "inc1.csv", "-o", "o1.csv", "--json", "-q"]);
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(summary["stats"]["blocking"]["index_pairs"].as_u64().unwrap() > 0, "{summary}");
+    let baseline = Baseline::open(&wd.path("fm")).unwrap();
+    let manifest = baseline.manifest();
+    assert!(manifest.indexed);
+    let dirs: Vec<&str> = manifest.segments.iter().filter_map(|s| s.index_dir()).collect();
+    assert_eq!(dirs, vec!["g000001.index", "g000002.index"]);
+    assert!(!wd.path("fm/.g000002.index.tmp").exists(), "the stray index was not collected");
+    // A record with no blocking key at all (only a name and a street)
+    // still finds baseline records: through the stored index alone.
+    let (header, rows) = read_csv(&wd.path("base.csv"));
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let donor = rows.iter().find(|r| !r[col("street")].is_empty()).unwrap();
+    let lone: Vec<String> = header
+        .iter()
+        .map(|h| match h.as_str() {
+            "customer_id" => "lone1".to_string(),
+            "last_name" | "street" => donor[col(h)].clone(),
+            _ => String::new(),
+        })
+        .collect();
+    wd.write("lone.csv", &format!("{}\n{}\n", header.join(","), lone.join(",")));
+    let out = wd.ok(&[
+        "incremental",
+        "--baseline",
+        "fm",
+        "--input",
+        "lone.csv",
+        "-o",
+        "l.csv",
+        "--dry-run",
+        "--json",
+    ]);
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(summary["stats"]["baseline_records_read"].as_u64().unwrap_or(0) > 0, "{summary}");
+    // Its files are checked like the others: a damaged one is reported.
+    let meta = wd.path("fm/g000002.index/meta.json");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(&meta, &text[..text.len() / 2]).unwrap();
+    let err = wd.fails(&["incremental", "--baseline", "fm", "--input", "inc2.csv", "-o", "o2.csv"], 1);
+    assert!(err.contains("g000002.index/meta.json") && err.contains("bytes"), "{err}");
 }

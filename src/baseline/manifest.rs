@@ -42,6 +42,11 @@ impl Segment {
     pub fn file(&self, suffix: &str) -> Option<&FileEntry> {
         self.files.iter().find(|f| f.name.ends_with(suffix))
     }
+
+    /// The directory of this segment's blocking index, if it has one.
+    pub fn index_dir(&self) -> Option<&str> {
+        self.files.iter().find_map(|f| f.name.split_once('/')).map(|(dir, _)| dir)
+    }
 }
 
 /// An input file folded into the baseline (a bookmark).
@@ -70,6 +75,9 @@ pub struct Manifest {
     pub primary_key: String,
     /// The stored columns, in order (match_id comes on top in segments).
     pub columns: Vec<String>,
+    /// Whether every generation has a tantivy blocking index (decided when
+    /// the baseline is created: see [`Blocking::uses_index`](crate::block::Blocking::uses_index)).
+    pub indexed: bool,
     /// Records in all segments.
     pub records: u64,
     /// Distinct match_ids.

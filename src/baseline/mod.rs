@@ -38,12 +38,14 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use sha2::{Digest, Sha256};
 
+use crate::block::index::{self, StoredIndex};
 use crate::block::keys::{record_keys, KeyRanking};
+use crate::block::Blocking;
 use crate::error::{Error, Result};
 use crate::matcher::MATCH_ID;
 use crate::model::MatchModel;
 use crate::read::Table;
-use crate::record::Records;
+use crate::record::{RecordId, Records};
 use crate::write::{atomic_write, sync_dir, write_batch};
 use store::{PairTable, RowStore};
 
@@ -53,6 +55,7 @@ const RECORDS_SUFFIX: &str = ".records.parquet";
 const ROWS_SUFFIX: &str = ".rows.bin";
 const KEYS_SUFFIX: &str = ".keys.bin";
 const MEMBERS_SUFFIX: &str = ".members.bin";
+const INDEX_SUFFIX: &str = ".index";
 
 /// SHA-256 (hex) of a file's content, read in chunks.
 pub fn file_sha256(path: &Path) -> Result<String> {
@@ -133,6 +136,7 @@ impl Baseline {
             model_fingerprint: model.fingerprint.clone(),
             primary_key: model.definition.primary_key.clone(),
             columns: table.headers().into_iter().filter(|h| h != MATCH_ID).collect(),
+            indexed: Blocking::new(&model.definition).uses_index(records),
             records: 0,
             clusters: 0,
             next_match_id: 0,
@@ -243,11 +247,22 @@ impl Baseline {
                 })?;
                 Ok(self.dir.join(&entry.name))
             };
+            let index = match segment.index_dir() {
+                Some(dir) => Some(StoredIndex::open(&self.dir.join(dir))?),
+                None if self.manifest.indexed => {
+                    return Err(Error::corrupt(
+                        &self.dir,
+                        format!("generation {} has no blocking index", segment.generation),
+                    ))
+                }
+                None => None,
+            };
             segments.push(SegmentReader {
                 first_row: segment.first_row as usize,
                 rows: RowStore::open(&path(ROWS_SUFFIX)?)?,
                 keys: PairTable::open(&path(KEYS_SUFFIX)?)?,
                 members: PairTable::open(&path(MEMBERS_SUFFIX)?)?,
+                index,
             });
         }
         Ok(BaselineReader { baseline: self, segments })
@@ -279,8 +294,13 @@ impl Baseline {
 
     /// Write one file of the next generation and describe it.
     fn write_file(&self, name: String, write: impl FnOnce(&Path) -> Result<()>) -> Result<FileEntry> {
+        write(&self.dir.join(&name))?;
+        self.describe(name)
+    }
+
+    /// A manifest entry for the file `name` of the baseline directory.
+    fn describe(&self, name: String) -> Result<FileEntry> {
         let path = self.dir.join(&name);
-        write(&path)?;
         let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
         Ok(FileEntry { name, bytes, sha256: file_sha256(&path)? })
     }
@@ -332,6 +352,20 @@ impl Baseline {
         files.push(
             self.write_file(format!("{prefix}{MEMBERS_SUFFIX}"), |p| store::write_pairs(p, &mut members))?,
         );
+        if self.manifest.indexed {
+            // Built under a temporary name, then renamed whole.
+            let name = format!("{prefix}{INDEX_SUFFIX}");
+            let temp = self.dir.join(format!(".{name}.tmp"));
+            if temp.exists() {
+                std::fs::remove_dir_all(&temp).map_err(|e| Error::io(&temp, e))?;
+            }
+            let written = index::write_index(&temp, commit.records, range.clone(), first_row)?;
+            let dir = self.dir.join(&name);
+            std::fs::rename(&temp, &dir).map_err(|e| Error::io(&dir, e))?;
+            for file in written {
+                files.push(self.describe(format!("{name}/{file}"))?);
+            }
+        }
         sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
 
         let mut next = self.manifest.clone();
@@ -360,17 +394,23 @@ impl Baseline {
     /// commit). Failures are ignored: a stray file is harmless.
     fn collect_garbage(&self) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
-        let named: HashSet<&str> =
-            self.manifest.segments.iter().flat_map(|s| s.files.iter().map(|f| f.name.as_str())).collect();
+        let named: HashSet<&str> = self
+            .manifest
+            .segments
+            .iter()
+            .flat_map(|s| s.files.iter().map(|f| f.name.split('/').next().unwrap_or(&f.name)))
+            .collect();
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let generation_file = name.starts_with('g')
-                && [RECORDS_SUFFIX, ROWS_SUFFIX, KEYS_SUFFIX, MEMBERS_SUFFIX]
+                && [RECORDS_SUFFIX, ROWS_SUFFIX, KEYS_SUFFIX, MEMBERS_SUFFIX, INDEX_SUFFIX]
                     .iter()
                     .any(|s| name.ends_with(s));
             let stray_temp = name.starts_with('.') && name.ends_with(".tmp");
             if (generation_file && !named.contains(name.as_str())) || stray_temp {
-                let _ = std::fs::remove_file(entry.path());
+                let path = entry.path();
+                let _ =
+                    if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
             }
         }
         let _ = sync_dir(&self.dir);
@@ -382,6 +422,7 @@ struct SegmentReader {
     rows: RowStore,
     keys: PairTable,
     members: PairTable,
+    index: Option<StoredIndex>,
 }
 
 /// Lookups into an open baseline, touching only what they need.
@@ -418,6 +459,19 @@ impl BaselineReader<'_> {
             }
         }
         ranking.rank(&mut scored).iter().map(|&(r, _)| r).collect()
+    }
+
+    /// The `k` baseline rows the blocking index finds most similar to
+    /// record `id` of `records` (none when the baseline has no index).
+    pub fn index_neighbours(&self, records: &Records, id: RecordId, k: usize) -> Result<Vec<u32>> {
+        let mut found: Vec<(f32, u32)> = Vec::new();
+        for s in &self.segments {
+            if let Some(index) = &s.index {
+                found.extend(index.similar(records, id, k)?);
+            }
+        }
+        found.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+        Ok(found.into_iter().take(k).map(|(_, row)| row).collect())
     }
 
     /// The baseline rows whose primary key may be `key` (hash matches).

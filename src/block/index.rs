@@ -5,17 +5,26 @@
 //! Words that more than [`MAX_DF_SHARE`] of the records hold say little
 //! and make queries slow, so queries leave them out.
 
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
 use rayon::prelude::*;
 use tantivy::collector::TopDocs;
+use tantivy::directory::error::{DeleteError, LockError, OpenReadError, OpenWriteError};
+use tantivy::directory::{
+    Directory, DirectoryLock, FileHandle, Lock, MmapDirectory, WatchCallback, WatchHandle, WritePtr,
+};
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED};
-use tantivy::{Index, IndexWriter, TantivyDocument, Term};
+use tantivy::{Index, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use super::Mode;
 use crate::compare::CandidatePair;
 use crate::config::ColumnKind;
 use crate::error::{Error, Result};
 use crate::record::{RecordId, Records};
+use crate::write::sync_dir;
 
 /// Words held by more than this share of records are left out of queries.
 const MAX_DF_SHARE: f64 = 0.02;
@@ -61,7 +70,7 @@ fn record_terms(records: &Records, id: RecordId, words: &mut Vec<String>, grams:
     }
 }
 
-fn build_index(records: &Records, ids: std::ops::Range<usize>) -> Result<(Index, Fields)> {
+fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let indexing =
         TextFieldIndexing::default().set_tokenizer("raw").set_index_option(IndexRecordOption::WithFreqs);
@@ -71,18 +80,21 @@ fn build_index(records: &Records, ids: std::ops::Range<usize>) -> Result<(Index,
         words: builder.add_text_field("words", text.clone()),
         grams: builder.add_text_field("grams", text),
     };
-    let index = Index::create_in_ram(builder.build());
+    (builder.build(), fields)
+}
+
+/// Add records `ids` to a new `index`, their documents holding rows
+/// numbered from `first_row`.
+fn fill(index: &Index, fields: &Fields, records: &Records, ids: Range<usize>, first_row: u64) -> Result<()> {
     // One writer thread: the segment layout, and so the order of tied
     // neighbours, is then the same whatever the thread count.
-    let threads = 1;
-    let mut writer: IndexWriter = index
-        .writer_with_num_threads(threads, WRITER_MEMORY.max((threads * 16) << 20))
-        .map_err(tantivy_error)?;
+    let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_MEMORY).map_err(tantivy_error)?;
     let (mut words, mut grams) = (Vec::new(), Vec::new());
+    let start = ids.start;
     for id in ids {
         record_terms(records, id as RecordId, &mut words, &mut grams);
         let mut doc = TantivyDocument::default();
-        doc.add_u64(fields.row, id as u64);
+        doc.add_u64(fields.row, first_row + (id - start) as u64);
         for w in &words {
             doc.add_text(fields.words, w);
         }
@@ -92,7 +104,67 @@ fn build_index(records: &Records, ids: std::ops::Range<usize>) -> Result<(Index,
         writer.add_document(doc).map_err(tantivy_error)?;
     }
     writer.commit().map_err(tantivy_error)?;
-    Ok((index, fields))
+    writer.wait_merging_threads().map_err(tantivy_error)
+}
+
+/// A searchable index: its searcher, fields and each segment's `row`
+/// column.
+struct Searchable {
+    searcher: Searcher,
+    fields: Fields,
+    rows: Vec<tantivy::columnar::Column<u64>>,
+    max_df: u64,
+}
+
+impl Searchable {
+    fn new(index: &Index, fields: Fields) -> Result<Searchable> {
+        let reader =
+            index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(tantivy_error)?;
+        let searcher = reader.searcher();
+        let rows = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| s.fast_fields().u64("row").map_err(tantivy_error))
+            .collect::<Result<Vec<_>>>()?;
+        let max_df = ((searcher.num_docs() as f64 * MAX_DF_SHARE) as u32).max(MIN_DF_CAP) as u64;
+        Ok(Searchable { searcher, fields, rows, max_df })
+    }
+
+    /// The `limit` documents most similar to record `id` of `records`:
+    /// (BM25 score, row), best first.
+    fn similar(
+        &self,
+        records: &Records,
+        id: RecordId,
+        limit: usize,
+        scratch: &mut (Vec<String>, Vec<String>),
+    ) -> Result<Vec<(f32, u64)>> {
+        let (words, grams) = scratch;
+        record_terms(records, id, words, grams);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (field, terms) in [(self.fields.words, &*words), (self.fields.grams, &*grams)] {
+            for t in terms {
+                let term = Term::from_field_text(field, t);
+                if self.searcher.doc_freq(&term).map_err(tantivy_error)? <= self.max_df {
+                    clauses
+                        .push((Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))));
+                }
+            }
+        }
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let top = self
+            .searcher
+            .search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit).order_by_score())
+            .map_err(tantivy_error)?;
+        Ok(top
+            .into_iter()
+            .filter_map(|(score, addr)| {
+                Some((score, self.rows[addr.segment_ord as usize].first(addr.doc_id)?))
+            })
+            .collect())
+    }
 }
 
 /// For every record with `wanted[record]`, its `k` most similar records by
@@ -115,51 +187,26 @@ pub fn neighbour_pairs(
     if queried.is_empty() {
         return Ok(Vec::new());
     }
-    let n_indexed = indexed.len();
-    let (index, fields) = build_index(records, indexed)?;
-    let reader = index.reader().map_err(tantivy_error)?;
-    let searcher = reader.searcher();
-    let rows = searcher
-        .segment_readers()
-        .iter()
-        .map(|s| s.fast_fields().u64("row").map_err(tantivy_error))
-        .collect::<Result<Vec<_>>>()?;
-    let max_df = ((n_indexed as f64 * MAX_DF_SHARE) as u32).max(MIN_DF_CAP) as u64;
+    let (schema, fields) = schema();
+    let index = Index::create_in_ram(schema);
+    fill(&index, &fields, records, indexed.clone(), indexed.start as u64)?;
+    let searchable = Searchable::new(&index, fields)?;
     let limit = k + usize::from(mode != Mode::Link);
     let sources = records.sources();
     let results: Vec<Result<Vec<CandidatePair>>> = queried
         .into_par_iter()
         .map_init(
             || (Vec::new(), Vec::new()),
-            |(words, grams), id| {
+            |scratch, id| {
                 let id = id as RecordId;
-                record_terms(records, id, words, grams);
-                let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-                for (field, terms) in [(fields.words, &*words), (fields.grams, &*grams)] {
-                    for t in terms {
-                        let term = Term::from_field_text(field, t);
-                        if searcher.doc_freq(&term).map_err(tantivy_error)? <= max_df {
-                            clauses.push((
-                                Occur::Should,
-                                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
-                            ));
-                        }
-                    }
-                }
-                if clauses.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let query = BooleanQuery::new(clauses);
-                let top = searcher
-                    .search(&query, &TopDocs::with_limit(limit).order_by_score())
-                    .map_err(tantivy_error)?;
-                Ok(top
+                Ok(searchable
+                    .similar(records, id, limit, scratch)?
                     .into_iter()
-                    .filter_map(|(_, addr)| {
-                        let other = rows[addr.segment_ord as usize].first(addr.doc_id)? as RecordId;
-                        (other != id && mode.allows(sources[id as usize], sources[other as usize]))
-                            .then(|| CandidatePair::new(id, other))
+                    .map(|(_, other)| other as RecordId)
+                    .filter(|&other| {
+                        other != id && mode.allows(sources[id as usize], sources[other as usize])
                     })
+                    .map(|other| CandidatePair::new(id, other))
                     .collect())
             },
         )
@@ -169,4 +216,163 @@ pub fn neighbour_pairs(
         pairs.extend(r?);
     }
     Ok(pairs)
+}
+
+/// Write the blocking index of records `ids` into a new directory `dir`,
+/// each record's document holding its row, numbered from `first_row`;
+/// every file is synced. Returns the files' names.
+pub fn write_index(dir: &Path, records: &Records, ids: Range<usize>, first_row: u64) -> Result<Vec<String>> {
+    let io = |e| Error::io(dir, e);
+    std::fs::create_dir(dir).map_err(io)?;
+    let (schema, fields) = schema();
+    let index = Index::create_in_dir(dir, schema).map_err(tantivy_error)?;
+    fill(&index, &fields, records, ids, first_row)?;
+    drop(index);
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".lock") {
+            // The writer's lock files, left behind: nothing needs them.
+            std::fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+            continue;
+        }
+        std::fs::File::open(entry.path())
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(entry.path(), e))?;
+        names.push(name);
+    }
+    sync_dir(dir).map_err(io)?;
+    names.sort();
+    Ok(names)
+}
+
+/// A blocking index written by [`write_index`], opened read-only (no lock
+/// files, no writes: a baseline may be read by several runs at once).
+pub struct StoredIndex {
+    searchable: Searchable,
+}
+
+impl StoredIndex {
+    /// Open the index in `dir`.
+    pub fn open(dir: &Path) -> Result<StoredIndex> {
+        let bad = |e: tantivy::TantivyError| Error::corrupt(dir, format!("blocking index: {e}"));
+        let directory = ReadOnly(MmapDirectory::open(dir).map_err(|e| Error::corrupt(dir, e.to_string()))?);
+        let index = Index::open(directory).map_err(bad)?;
+        let (_, fields) = schema();
+        Ok(StoredIndex {
+            searchable: Searchable::new(&index, fields).map_err(|e| Error::corrupt(dir, e.to_string()))?,
+        })
+    }
+
+    /// The `k` stored rows most similar to record `id` of `records`:
+    /// (BM25 score, row), best first.
+    pub fn similar(&self, records: &Records, id: RecordId, k: usize) -> Result<Vec<(f32, u32)>> {
+        let mut scratch = (Vec::new(), Vec::new());
+        Ok(self
+            .searchable
+            .similar(records, id, k, &mut scratch)?
+            .into_iter()
+            .map(|(s, r)| (s, r as u32))
+            .collect())
+    }
+}
+
+/// A directory that only reads: locks are no-ops and writes fail.
+#[derive(Clone, Debug)]
+struct ReadOnly(MmapDirectory);
+
+impl Directory for ReadOnly {
+    fn get_file_handle(&self, path: &Path) -> std::result::Result<Arc<dyn FileHandle>, OpenReadError> {
+        self.0.get_file_handle(path)
+    }
+
+    fn delete(&self, path: &Path) -> std::result::Result<(), DeleteError> {
+        Err(DeleteError::IoError { io_error: Arc::new(read_only()), filepath: path.to_path_buf() })
+    }
+
+    fn exists(&self, path: &Path) -> std::result::Result<bool, OpenReadError> {
+        self.0.exists(path)
+    }
+
+    fn open_write(&self, path: &Path) -> std::result::Result<WritePtr, OpenWriteError> {
+        Err(OpenWriteError::wrap_io_error(read_only(), path.to_path_buf()))
+    }
+
+    fn atomic_read(&self, path: &Path) -> std::result::Result<Vec<u8>, OpenReadError> {
+        self.0.atomic_read(path)
+    }
+
+    fn atomic_write(&self, _path: &Path, _data: &[u8]) -> std::io::Result<()> {
+        Err(read_only())
+    }
+
+    fn sync_directory(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn acquire_lock(&self, _lock: &Lock) -> std::result::Result<DirectoryLock, LockError> {
+        Ok(DirectoryLock::from(Box::new(())))
+    }
+
+    fn watch(&self, _callback: WatchCallback) -> tantivy::Result<WatchHandle> {
+        Ok(WatchHandle::empty())
+    }
+}
+
+fn read_only() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::PermissionDenied, "a stored blocking index is read-only")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TransformDef;
+    use crate::read::Table;
+    use arrow_array::{RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+
+    fn papers(titles: &[&str]) -> Records {
+        let def = TransformDef::from_toml(
+            "primary_key = \"id\"\n[columns]\ntitle = \"text\"\n",
+            Path::new("def.toml"),
+        )
+        .unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("title", DataType::Utf8, true),
+        ]));
+        let ids: Vec<String> = (0..titles.len()).map(|i| format!("p{i}")).collect();
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(StringArray::from(ids)), Arc::new(StringArray::from(titles.to_vec()))],
+        )
+        .unwrap();
+        Records::build(&def, &[&Table::from_batch("papers", batch)]).unwrap()
+    }
+
+    #[test]
+    fn a_stored_index_finds_similar_records_by_row_and_stays_read_only() {
+        let records = papers(&[
+            "fast record linkage with blocking indexes",
+            "a survey of entity resolution",
+            "learning to match product offers",
+            "entity resolution on a budget",
+        ]);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("g000002.index");
+        let files = write_index(&dir, &records, 1..4, 100).unwrap();
+        assert!(files.contains(&"meta.json".to_string()), "{files:?}");
+        let index = StoredIndex::open(&dir).unwrap();
+        let query = papers(&["entity resolution survey"]);
+        let found = index.similar(&query, 0, 2).unwrap();
+        let rows: Vec<u32> = found.iter().map(|f| f.1).collect();
+        assert_eq!(rows, vec![100, 102], "records 1 and 3, as rows from 100");
+        assert!(found[0].0 > found[1].0);
+        // Reading wrote nothing (no lock files): a baseline may be shared.
+        let mut now: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        now.sort();
+        assert_eq!(now, files);
+    }
 }

@@ -122,6 +122,12 @@ impl Blocking {
         Blocking { ranking: blocking.ranking.widened(), always_index: true, ..blocking }
     }
 
+    /// Whether the index is worth its cost on `records`: when some column
+    /// is free text ([`has_free_text`]), or the tuning asks for it always.
+    pub fn uses_index(&self, records: &Records) -> bool {
+        self.fallback_degree > 0 && (self.always_index || has_free_text(records))
+    }
+
     /// All candidate pairs of `records`, sorted and distinct.
     pub fn candidates(
         &self,

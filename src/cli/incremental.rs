@@ -16,7 +16,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use findmatches::baseline::{file_sha256, Baseline, Commit, Processed, WriterLock};
+use findmatches::baseline::{file_sha256, Baseline, Commit, Processed, WriterLock, MANIFEST_FILE};
 use findmatches::{incremental, write, MatchModel, Matcher, Table};
 
 use super::{progress::Bar, Global};
@@ -56,6 +56,10 @@ pub struct Args {
 pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let start = Instant::now();
     super::check_output(&args.output)?;
+    if !args.baseline.join(MANIFEST_FILE).is_file() {
+        // Not a baseline: say so (before taking a lock in it).
+        Baseline::open(&args.baseline)?;
+    }
     // Writers take the lock before reading, so what they read is what they
     // commit on top of; a dry run only reads the (atomically replaced) manifest.
     let lock = if args.dry_run {
