@@ -84,6 +84,8 @@ pub struct MatchOutput {
     pub records: Records,
     /// Their clustering.
     pub clustering: Clustering,
+    /// Every candidate pair with its match probability.
+    pub pairs: Vec<ScoredPair>,
     /// Figures.
     pub stats: MatchStats,
 }
@@ -167,7 +169,7 @@ impl<'p> Matcher<'p> {
             threshold,
             seconds,
         };
-        Ok(MatchOutput { records, clustering, stats })
+        Ok(MatchOutput { records, clustering, pairs: scored, stats })
     }
 
     /// P(match) of any pair of `records`, for pairs blocking did not
@@ -203,6 +205,9 @@ impl<'p> Matcher<'p> {
     }
 }
 
+/// How many records' candidates training scores to place the threshold.
+const THRESHOLD_SAMPLE: usize = 50_000;
+
 /// Train a model: normalize the tables under `def`, resolve the labels
 /// against their records, compare the labeled pairs and fit.
 pub fn train(def: &TransformDef, tables: &[&Table], labels: &[Labels]) -> Result<MatchModel> {
@@ -224,14 +229,33 @@ pub fn train(def: &TransformDef, tables: &[&Table], labels: &[Labels]) -> Result
     distinct.sort_unstable();
     distinct.dedup();
     let mut model = MatchModel::fit(def, &features, &is_match, distinct.len())?;
-    // Settle the threshold where the training data's candidates are rare.
+    // Settle the threshold where the training data's candidates are rare
+    // (a sample of them says where as well as all).
     let mode = if tables.len() > 1 { Mode::Link } else { Mode::Dedup };
-    let (candidates, _) = Blocking::new(def).candidates(&records, def, mode)?;
+    let candidates = Blocking::new(def).sample_candidates(&records, def, mode, THRESHOLD_SAMPLE)?;
     let matcher = Matcher::new(model.clone(), &NoProgress);
     let probabilities: Vec<f32> =
         matcher.score_pairs(&records, &candidates).iter().map(|p| p.score).collect();
     model.settle_threshold(&probabilities);
     Ok(model)
+}
+
+/// The candidate pairs of a run as a table: `left_key`, `right_key` (the
+/// records' primary keys) and `match_probability`, for audit and for
+/// measuring blocking recall against a truth.
+pub fn pairs_batch(records: &Records, pairs: &[ScoredPair]) -> Result<RecordBatch> {
+    let keys = records.keys();
+    let schema = Schema::new(vec![
+        Field::new("left_key", DataType::Utf8, false),
+        Field::new("right_key", DataType::Utf8, false),
+        Field::new("match_probability", DataType::Float32, false),
+    ]);
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(pairs.iter().map(|p| keys[p.pair.a as usize].as_str()))),
+        Arc::new(StringArray::from_iter_values(pairs.iter().map(|p| keys[p.pair.b as usize].as_str()))),
+        Arc::new(Float32Array::from_iter_values(pairs.iter().map(|p| p.score))),
+    ];
+    RecordBatch::try_new(Arc::new(schema), columns).map_err(|e| Error::usage(e.to_string()))
 }
 
 /// The output table: every input row and column (a `source` column first

@@ -7,7 +7,7 @@
 //! file, line and column: ragged rows, bytes that are not UTF-8, a missing
 //! header, no rows at all.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -118,7 +118,8 @@ impl Table {
     /// The primary key of every row, checked: present, non-empty, unique.
     pub fn keys(&self, column: &str) -> Result<Vec<String>> {
         let values = self.strings(column)?;
-        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(values.len());
+        let mut seen: FxHashMap<&str, usize> =
+            FxHashMap::with_capacity_and_hasher(values.len(), Default::default());
         let mut keys = Vec::with_capacity(values.len());
         for row in 0..values.len() {
             let key = if values.is_null(row) { "" } else { values.value(row).trim() };

@@ -7,7 +7,7 @@
 //! records share each value (its rarity). Values live in flat arenas, so
 //! looking one up during comparison is an index, not an allocation.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use arrow_array::Array;
 use rayon::prelude::*;
@@ -58,7 +58,7 @@ pub struct TokenSets {
 impl TokenSets {
     /// Build token sets from one word list per record.
     fn build<'a>(docs: impl Iterator<Item = Box<dyn Iterator<Item = &'a str> + 'a>>) -> TokenSets {
-        let mut lookup: HashMap<&'a str, u32> = HashMap::new();
+        let mut lookup: FxHashMap<&'a str, u32> = FxHashMap::default();
         let mut sets = TokenSets::default();
         let mut scratch: Vec<u32> = Vec::new();
         for words in docs {
@@ -80,12 +80,64 @@ impl TokenSets {
             sets.ids.extend_from_slice(&scratch);
             sets.ends.push(sets.ids.len() as u32);
         }
-        let n = sets.ends.len().max(1) as f32;
-        sets.idf = sets.df.iter().map(|&df| (1.0 + n / df as f32).ln()).collect();
-        sets.norms = (0..sets.ends.len())
-            .map(|i| sets.get(i).iter().map(|&t| sets.idf[t as usize].powi(2)).sum::<f32>().sqrt())
-            .collect();
+        sets.finish();
         sets
+    }
+
+    /// The union, record by record, of several columns' token sets (the
+    /// same records): one vocabulary, built from the columns' vocabularies
+    /// rather than from every word of every record again.
+    fn union(columns: &[&TokenSets], n: usize) -> TokenSets {
+        let mut lookup: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut sets = TokenSets::default();
+        let maps: Vec<Vec<u32>> = columns
+            .iter()
+            .map(|c| {
+                c.vocab
+                    .iter()
+                    .map(|word| {
+                        let next = lookup.len() as u32;
+                        *lookup.entry(word.as_str()).or_insert_with(|| {
+                            sets.vocab.push(word.clone());
+                            next
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let per_record: Vec<Vec<u32>> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let mut ids: Vec<u32> = columns
+                    .iter()
+                    .zip(&maps)
+                    .flat_map(|(c, map)| c.get(i).iter().map(|&t| map[t as usize]))
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                ids
+            })
+            .collect();
+        sets.df = vec![0; sets.vocab.len()];
+        for ids in &per_record {
+            for &id in ids {
+                sets.df[id as usize] += 1;
+            }
+            sets.ids.extend_from_slice(ids);
+            sets.ends.push(sets.ids.len() as u32);
+        }
+        sets.finish();
+        sets
+    }
+
+    /// Idf weights and record norms, from the document frequencies.
+    fn finish(&mut self) {
+        let n = self.ends.len().max(1) as f32;
+        self.idf = self.df.iter().map(|&df| (1.0 + n / df as f32).ln()).collect();
+        self.norms = (0..self.ends.len())
+            .into_par_iter()
+            .map(|i| self.get(i).iter().map(|&t| self.idf[t as usize].powi(2)).sum::<f32>().sqrt())
+            .collect();
     }
 
     /// The token ids of record `i`, sorted.
@@ -253,25 +305,25 @@ impl Records {
         if keys.len() >= u32::MAX as usize {
             return Err(Error::usage("more than 4 billion records"));
         }
-        let mut columns = Vec::new();
+        let mut raw = Vec::new();
         for (name, kind) in def.matched_columns() {
-            let mut raw = Vec::with_capacity(keys.len());
-            for table in tables {
-                raw.push(table.strings(name)?);
-            }
-            let values: Vec<Option<&str>> = raw
-                .iter()
-                .flat_map(|a| (0..a.len()).map(move |i| (!a.is_null(i)).then(|| a.value(i))))
-                .collect();
-            columns.push(normalize_column(name, kind, &values));
+            let arrays = tables.iter().map(|t| t.strings(name)).collect::<Result<Vec<_>>>()?;
+            raw.push((name, kind, arrays));
         }
-        let words = TokenSets::build((0..keys.len()).map(|i| {
-            let iter = columns
-                .iter()
-                .filter(|c| c.tokens.is_some())
-                .flat_map(move |c| c.value(i as RecordId).split(' ').filter(|w| !w.is_empty()));
-            Box::new(iter) as Box<dyn Iterator<Item = &str>>
-        }));
+        // Columns in parallel too: counting values and building token sets
+        // is sequential within a column.
+        let columns: Vec<Column> = raw
+            .par_iter()
+            .map(|(name, kind, arrays)| {
+                let values: Vec<Option<&str>> = arrays
+                    .iter()
+                    .flat_map(|a| (0..a.len()).map(move |i| (!a.is_null(i)).then(|| a.value(i))))
+                    .collect();
+                normalize_column(name, *kind, &values)
+            })
+            .collect();
+        let with_words: Vec<&TokenSets> = columns.iter().filter_map(|c| c.tokens.as_ref()).collect();
+        let words = TokenSets::union(&with_words, keys.len());
         Ok(Records { population: keys.len(), keys, sources, source_starts, columns, words })
     }
 
@@ -378,7 +430,8 @@ fn normalize_column(name: &str, kind: ColumnKind, values: &[Option<&str>]) -> Co
     for i in 0..values.len() {
         column.codes.push(codes.get(i).map_or("", String::as_str));
     }
-    let mut counts: HashMap<&str, u32> = HashMap::with_capacity(values.len());
+    let mut counts: FxHashMap<&str, u32> =
+        FxHashMap::with_capacity_and_hasher(values.len(), Default::default());
     for (v, _) in &normalized {
         if !v.is_empty() {
             *counts.entry(v.as_str()).or_default() += 1;

@@ -96,3 +96,43 @@ fn accuracy_cost_tradeoff_widens_the_candidate_search() {
     }
     assert!(candidates[0] < candidates[1] && candidates[1] < candidates[2], "{candidates:?}");
 }
+
+#[test]
+fn pairs_file_lists_the_scored_candidates_behind_every_cluster() {
+    let wd = Workdir::new();
+    let out = wd.ok(&[
+        "dedup",
+        "--input",
+        &bundled_input(),
+        "-o",
+        "out.csv",
+        "--pairs",
+        "pairs.csv",
+        "--json",
+        "-q",
+    ]);
+    let stats = json_stats(&out);
+    let threshold = stats["threshold"].as_f64().unwrap();
+    let (header, rows) = read_csv(&wd.path("pairs.csv"));
+    assert_eq!(header, ["left_key", "right_key", "match_probability"]);
+    assert_eq!(rows.len() as u64, stats["blocking"]["candidates"].as_u64().unwrap());
+    let mut scored = std::collections::HashMap::new();
+    for r in &rows {
+        let p: f64 = r[2].parse().unwrap();
+        assert!((0.0..=1.0).contains(&p), "{r:?}");
+        scored.insert((r[0].clone(), r[1].clone()), p);
+        scored.insert((r[1].clone(), r[0].clone()), p);
+    }
+    // A cluster of two was joined by one candidate pair above the threshold.
+    let ids = column_map(&wd.path("out.csv"), "customer_id", "match_id");
+    let mut members: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+    for (key, id) in &ids {
+        members.entry(id.as_str()).or_default().push(key.as_str());
+    }
+    let twos: Vec<&Vec<&str>> = members.values().filter(|m| m.len() == 2).collect();
+    assert!(!twos.is_empty());
+    for m in twos {
+        let p = scored.get(&(m[0].to_string(), m[1].to_string())).copied();
+        assert!(p.is_some_and(|p| p >= threshold - 1e-6), "{m:?}: {p:?} vs threshold {threshold}");
+    }
+}

@@ -175,7 +175,18 @@ fn killed_commits_of_an_indexed_baseline_leave_the_old_or_the_new_generation() {
         .unwrap()
         .replace("accuracy_cost_tradeoff = 0.5", "accuracy_cost_tradeoff = 0.75");
     wd.write("wide.toml", &def);
-    wd.ok(&["dedup", "--config", "wide.toml", "--input", "base.csv", "-o", "b.csv", "--baseline", "fm", "-q"]);
+    wd.ok(&[
+        "dedup",
+        "--config",
+        "wide.toml",
+        "--input",
+        "base.csv",
+        "-o",
+        "b.csv",
+        "--baseline",
+        "fm",
+        "-q",
+    ]);
     assert!(Baseline::open(&wd.path("fm")).unwrap().manifest().indexed);
     kill_trials(&wd, 20);
 }

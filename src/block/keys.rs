@@ -246,12 +246,14 @@ fn blocks(records: &Records, def: &TransformDef, max_block: usize, mode: Mode) -
     blocks
 }
 
-/// Each record's key neighbours (see [`KeyRanking`]), as pairs.
+/// Each record's key neighbours (see [`KeyRanking`]), as pairs; with
+/// `queried`, only the neighbours of the records it marks.
 pub fn key_pairs(
     records: &Records,
     def: &TransformDef,
     ranking: &KeyRanking,
     mode: Mode,
+    queried: Option<&[bool]>,
 ) -> Vec<CandidatePair> {
     let n = records.len();
     let blocks = blocks(records, def, ranking.max_block, mode);
@@ -275,6 +277,7 @@ pub fn key_pairs(
     let sources = records.sources();
     (0..n as RecordId)
         .into_par_iter()
+        .filter(|&id| queried.is_none_or(|q| q[id as usize]))
         .map_init(Vec::new, |scratch: &mut Vec<(RecordId, f32)>, id| {
             scratch.clear();
             let source = sources[id as usize];

@@ -135,19 +135,53 @@ impl Blocking {
         def: &TransformDef,
         mode: Mode,
     ) -> Result<(Vec<CandidatePair>, BlockStats)> {
-        let mut pairs = keys::key_pairs(records, def, &self.ranking, mode);
+        self.candidates_of(records, def, mode, None)
+    }
+
+    /// The candidates of about `sample` records drawn at random (by a hash
+    /// of their position): an unbiased sample of the candidate pairs at a
+    /// fraction of the cost, for estimates such as the training threshold.
+    pub fn sample_candidates(
+        &self,
+        records: &Records,
+        def: &TransformDef,
+        mode: Mode,
+        sample: usize,
+    ) -> Result<Vec<CandidatePair>> {
+        let n = records.len();
+        if n <= sample {
+            return Ok(self.candidates(records, def, mode)?.0);
+        }
+        let cut = (u64::MAX as f64 * sample as f64 / n as f64) as u64;
+        let queried: Vec<bool> =
+            (0..n as u64).map(|i| i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) < cut).collect();
+        Ok(self.candidates_of(records, def, mode, Some(&queried))?.0)
+    }
+
+    fn candidates_of(
+        &self,
+        records: &Records,
+        def: &TransformDef,
+        mode: Mode,
+        queried: Option<&[bool]>,
+    ) -> Result<(Vec<CandidatePair>, BlockStats)> {
+        let mut pairs = keys::key_pairs(records, def, &self.ranking, mode, queried);
         pairs.par_sort_unstable();
         pairs.dedup();
         let key_pairs = pairs.len();
         // The index earns its cost on the records exact keys block poorly:
         // query it for those with too few key candidates.
-        let fallback = if self.always_index || has_free_text(records) { self.fallback_degree } else { 0 };
+        let fallback = if self.uses_index(records) { self.fallback_degree } else { 0 };
         let mut degree = vec![0u32; records.len()];
         for p in &pairs {
             degree[p.a as usize] += 1;
             degree[p.b as usize] += 1;
         }
-        let wanted: Vec<bool> = degree.iter().map(|&d| (d as usize) < fallback).collect();
+        let wanted: Vec<bool> = degree
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| (d as usize) < fallback && queried.is_none_or(|q| q[i]))
+            .collect();
         let from_index = index::neighbour_pairs(records, self.index_neighbours, mode, &wanted)?;
         let index_pairs = from_index.len();
         pairs.extend(from_index);

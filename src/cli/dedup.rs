@@ -28,6 +28,11 @@ pub struct Args {
     /// The data (CSV or Parquet).
     #[arg(long, short)]
     input: PathBuf,
+    /// Also write every candidate pair (left_key, right_key,
+    /// match_probability) here (.csv, .tsv, .parquet): for audit, or to
+    /// measure blocking recall against a truth.
+    #[arg(long, value_name = "FILE")]
+    pairs: Option<PathBuf>,
     /// Output file (.csv, .tsv, .parquet): every input row and column plus
     /// match_id and match_confidence_score.
     #[arg(short, long)]
@@ -41,6 +46,9 @@ pub struct Args {
 pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let start = Instant::now();
     super::check_output(&args.output)?;
+    if let Some(pairs) = &args.pairs {
+        super::check_output(pairs)?;
+    }
     let table = Table::read(&args.input)?;
     let model = super::resolve_model(args.model.as_deref(), args.config.as_deref(), &table)?;
     if let Some(dir) = &args.baseline {
@@ -58,6 +66,9 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     bar.finish();
     let batch = matcher::output_batch(&[&table], &output)?;
     write::write_batch(&args.output, &batch)?;
+    if let Some(path) = &args.pairs {
+        write::write_batch(path, &matcher::pairs_batch(&output.records, &output.pairs)?)?;
+    }
     if let Some(dir) = &args.baseline {
         let name = args.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let processed = Processed {
