@@ -13,6 +13,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use crate::compare::CandidatePair;
 use crate::record::RecordId;
 
@@ -58,7 +60,7 @@ struct Agglomeration<F> {
     parent: Vec<u32>,
     members: Vec<Vec<RecordId>>,
     anchors: Vec<Vec<u64>>,
-    known: HashMap<CandidatePair, f32>,
+    known: FxHashMap<CandidatePair, f32>,
     best: Vec<f32>,
     score: F,
 }
@@ -67,7 +69,8 @@ impl<F: Fn(RecordId, RecordId) -> f32> Agglomeration<F> {
     fn new(n: usize, scored: &[ScoredPair], score: F) -> Agglomeration<F> {
         let mut best = vec![0.0f32; n];
         // A pair listed twice keeps its higher score, whatever the order.
-        let mut known: HashMap<CandidatePair, f32> = HashMap::with_capacity(scored.len());
+        let mut known: FxHashMap<CandidatePair, f32> =
+            FxHashMap::with_capacity_and_hasher(scored.len(), Default::default());
         for p in scored {
             best[p.pair.a as usize] = best[p.pair.a as usize].max(p.score);
             best[p.pair.b as usize] = best[p.pair.b as usize].max(p.score);

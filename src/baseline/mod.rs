@@ -39,7 +39,7 @@ use arrow_schema::{DataType, Field, Schema};
 use sha2::{Digest, Sha256};
 
 use crate::block::index::{self, StoredIndex};
-use crate::block::keys::{record_keys, KeyRanking};
+use crate::block::keys::{record_keys, KeyHasher, KeyRanking};
 use crate::block::Blocking;
 use crate::error::{Error, Result};
 use crate::matcher::MATCH_ID;
@@ -76,7 +76,7 @@ pub fn file_sha256(path: &Path) -> Result<String> {
 /// baseline?" is a lookup too. (Distinct from blocking keys, which hash
 /// a recipe number first.)
 pub fn primary_key_hash(key: &str) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = KeyHasher::default();
     "primary key".hash(&mut h);
     key.hash(&mut h);
     h.finish()
