@@ -7,7 +7,9 @@
 #   bash benches/scale.sh [--runs N] [--splink] [SIZE...]     (SIZE: 100k, 1m, ...; default 100k 1m)
 #
 # Times are medians of N runs (default 3) of `train` + `dedup`, each under
-# /usr/bin/time -v; peak RSS is the larger of the two commands'. Labels come
+# /usr/bin/time -v; peak RSS is the larger of the two commands'. Blocking
+# recall (the share of true pairs among the candidates) comes from one more,
+# untimed dedup with --pairs. Labels come
 # from `label generate` on the file's first 100k rows (20 sets of 10 records).
 # Needs ../shared (score.py; Splink in /tmp/splink-venv, see
 # ../shared/tools/peers/README.md). Scratch files go to a temporary directory.
@@ -55,10 +57,12 @@ for size in "${sizes[@]}"; do
         /usr/bin/time -v -o train.time $fm train -q --config def_$size.toml --input data_$size.csv \
             --labels labels_$size.csv -o model_$size.json
         /usr/bin/time -v -o dedup.time $fm dedup -q --json --model model_$size.json --input data_$size.csv \
-            -o out_$size.parquet --pairs pairs_$size.parquet > dedup_$size.json
+            -o out_$size.parquet > dedup_$size.json
         echo "$(wall train.time) $(wall dedup.time)" | awk '{print $1 + $2}' >> walls.txt
         echo "$(rss train.time) $(rss dedup.time)" | awk '{print ($1 > $2) ? $1 : $2}' >> rss.txt
     done
+    # Once more, untimed, with every candidate pair written: blocking recall.
+    $fm dedup -q --model model_$size.json --input data_$size.csv -o out_$size.parquet --pairs pairs_$size.parquet
     t=$(median < walls.txt)
     m=$(median < rss.txt)
     pairs=$(grep -o '"candidates":[0-9]*' dedup_$size.json | cut -d: -f2)
@@ -69,7 +73,7 @@ for size in "${sizes[@]}"; do
     if [ "$splink" = 1 ]; then
         cols=$(grep -E '^[a-z_]+ *= *"[a-z]+"' def_$size.toml | grep -v primary_key | sed -E 's/^([a-z_]+) *= *"([a-z]+)"/\2:\1/' | paste -sd,)
         /usr/bin/time -v -o splink.time /tmp/splink-venv/bin/python "$shared/tools/peers/splink_dedup.py" \
-            --input data_$size.csv --key customer_id --columns "$cols" --out splink_$size --quiet
+            --input data_$size.csv --key customer_id --columns "$cols" --out splink_$size --quiet > splink_$size.log
         sf1=$(score --pred splink_$size/clusters.parquet --key customer_id --truth truth_$size.csv --truth-key customer_id --truth-cluster-col entity_id | grep pairwise | sed -E 's/.*P=([0-9.]+) R=([0-9.]+) F1=([0-9.]+).*/\1 \/ \2 \/ \3/')
         printf "%-6s %9d %8s %9.1fs %9.1fs %7d MB %8s %8s %s   <- Splink 5 (one run)\n" "$size" "$records" "" \
             "$(wall splink.time)" "$(echo "$(wall splink.time) $records" | awk '{print $1 / $2 * 1e6}')" \

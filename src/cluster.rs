@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::compare::CandidatePair;
@@ -120,7 +121,7 @@ impl<F: Fn(RecordId, RecordId) -> f32> Agglomeration<F> {
     ) -> Vec<(u64, u64)> {
         let mut edges: Vec<ScoredPair> =
             scored.iter().filter(|p| p.score >= options.threshold).copied().collect();
-        edges.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.pair.cmp(&y.pair)));
+        edges.par_sort_unstable_by(|x, y| y.score.total_cmp(&x.score).then(x.pair.cmp(&y.pair)));
         let mut merges = Vec::new();
         for edge in &edges {
             let (ra, rb) = (self.find(edge.pair.a), self.find(edge.pair.b));

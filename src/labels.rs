@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use arrow_array::Array;
+use rustc_hash::FxHashMap;
 
 use crate::compare::CandidatePair;
 use crate::error::{Error, Position, Result};
@@ -85,7 +86,8 @@ impl Labels {
 
     /// The labeled pairs as record ids of `records`, with their labels.
     pub fn resolve(&self, records: &Records) -> Result<Vec<(CandidatePair, bool)>> {
-        let mut index: HashMap<&str, Option<RecordId>> = HashMap::with_capacity(records.len());
+        let mut index: FxHashMap<&str, Option<RecordId>> =
+            FxHashMap::with_capacity_and_hasher(records.len(), Default::default());
         for (i, k) in records.keys().iter().enumerate() {
             index.entry(k.as_str()).and_modify(|v| *v = None).or_insert(Some(i as RecordId));
         }

@@ -7,7 +7,6 @@
 //! file, line and column: ragged rows, bytes that are not UTF-8, a missing
 //! header, no rows at all.
 
-use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +16,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
+use rayon::prelude::*;
 
 use crate::error::{Error, Position, Result};
 
@@ -118,31 +118,33 @@ impl Table {
     /// The primary key of every row, checked: present, non-empty, unique.
     pub fn keys(&self, column: &str) -> Result<Vec<String>> {
         let values = self.strings(column)?;
-        let mut seen: FxHashMap<&str, usize> =
-            FxHashMap::with_capacity_and_hasher(values.len(), Default::default());
-        let mut keys = Vec::with_capacity(values.len());
-        for row in 0..values.len() {
-            let key = if values.is_null(row) { "" } else { values.value(row).trim() };
-            if key.is_empty() {
-                return Err(Error::data(
-                    &self.name,
-                    self.position(row).with_column(column),
-                    "empty primary key",
-                ));
-            }
-            if let Some(first) = seen.insert(key, row) {
-                return Err(crate::error::ErrorKind::DuplicateKey {
-                    path: self.name.clone(),
-                    column: column.to_string(),
-                    key: key.to_string(),
-                    first: self.position(first),
-                    second: self.position(row),
-                }
-                .into());
-            }
-            keys.push(key.to_string());
+        let key = |row: usize| if values.is_null(row) { "" } else { values.value(row).trim() };
+        if let Some(row) = (0..values.len()).into_par_iter().find_first(|&row| key(row).is_empty()) {
+            return Err(Error::data(&self.name, self.position(row).with_column(column), "empty primary key"));
         }
-        Ok(keys)
+        // Duplicates: sorted, equal keys are neighbours. Report the pair
+        // whose second row comes first, as a scan of the file would.
+        let mut sorted: Vec<(&str, usize)> =
+            (0..values.len()).into_par_iter().map(|row| (key(row), row)).collect();
+        sorted.par_sort_unstable();
+        let duplicate = sorted
+            .par_windows(2)
+            .filter(|w| w[0].0 == w[1].0)
+            .map(|w| (w[1].1, w[0].1))
+            .min_by_key(|&(second, _)| second);
+        if let Some((second, _)) = duplicate {
+            let text = key(second);
+            let first = sorted.iter().find(|(k, _)| *k == text).map_or(second, |&(_, row)| row);
+            return Err(crate::error::ErrorKind::DuplicateKey {
+                path: self.name.clone(),
+                column: column.to_string(),
+                key: text.to_string(),
+                first: self.position(first),
+                second: self.position(second),
+            }
+            .into());
+        }
+        Ok((0..values.len()).into_par_iter().map(|row| key(row).to_string()).collect())
     }
 }
 
