@@ -337,9 +337,13 @@ fn a_baseline_that_uses_the_index_stores_and_queries_one_per_generation() {
         "fm",
         "-q",
     ]);
-    // A commit killed while building its index leaves a temporary directory.
+    // A commit killed while building its index leaves a temporary
+    // directory; one killed just after renaming it, the directory itself
+    // (not named by the manifest). Neither may block the next commit.
     std::fs::create_dir(wd.path("fm/.g000002.index.tmp")).unwrap();
     wd.write("fm/.g000002.index.tmp/meta.json", "{");
+    std::fs::create_dir(wd.path("fm/g000002.index")).unwrap();
+    wd.write("fm/g000002.index/stale.idx", "stale");
     let out =
         wd.ok(&["incremental", "--baseline", "fm", "--input", "inc1.csv", "-o", "o1.csv", "--json", "-q"]);
     let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
@@ -350,6 +354,7 @@ fn a_baseline_that_uses_the_index_stores_and_queries_one_per_generation() {
     let dirs: Vec<&str> = manifest.segments.iter().filter_map(|s| s.index_dir()).collect();
     assert_eq!(dirs, vec!["g000001.index", "g000002.index"]);
     assert!(!wd.path("fm/.g000002.index.tmp").exists(), "the stray index was not collected");
+    assert!(!wd.path("fm/g000002.index/stale.idx").exists(), "a stale index file survived");
     // A record with no blocking key at all (only a name and a street)
     // still finds baseline records: through the stored index alone.
     let (header, rows) = read_csv(&wd.path("base.csv"));

@@ -307,6 +307,9 @@ impl Baseline {
 
     /// Fold new rows in as the next generation. The caller holds `lock`.
     pub fn commit(&mut self, _lock: &WriterLock, commit: Commit<'_>) -> Result<()> {
+        // What a killed commit left (under the names this one is about to
+        // use: a directory cannot be renamed over) goes first.
+        self.collect_garbage();
         let generation = self.manifest.generation + 1;
         let first_row = self.manifest.records;
         let strings = self.string_batch(commit.table)?;
