@@ -4,5 +4,6 @@ mod util;
 
 mod cmd_dedup;
 mod cmd_errors;
+mod cmd_explain;
 mod cmd_incremental;
 mod cmd_train_link;

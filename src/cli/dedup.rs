@@ -19,12 +19,8 @@ use super::{progress::Bar, Global};
 /// Find duplicates within one table.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A trained model (default: the bundled one).
-    #[arg(long, short)]
-    model: Option<PathBuf>,
-    /// A transform definition; its tuning overrides the model's.
-    #[arg(long, short)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    model: super::ModelArgs,
     /// The data (CSV or Parquet).
     #[arg(long, short)]
     input: PathBuf,
@@ -50,7 +46,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         super::check_output(pairs)?;
     }
     let table = Table::read(&args.input)?;
-    let model = super::resolve_model(args.model.as_deref(), args.config.as_deref(), &table)?;
+    let model = args.model.resolve(&table)?;
     if let Some(dir) = &args.baseline {
         if dir.join(findmatches::baseline::MANIFEST_FILE).exists() {
             return Err(findmatches::Error::usage(format!(

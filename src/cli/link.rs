@@ -18,12 +18,8 @@ use super::{progress::Bar, Global};
 /// Match the rows of two tables to each other.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A trained model (default: the bundled one).
-    #[arg(long, short)]
-    model: Option<PathBuf>,
-    /// A transform definition; its tuning overrides the model's.
-    #[arg(long, short)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    model: super::ModelArgs,
     /// The first table.
     #[arg(long)]
     left: PathBuf,
@@ -48,7 +44,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     }
     let left = Table::read(&args.left)?;
     let right = Table::read(&args.right)?;
-    let model = super::resolve_model(args.model.as_deref(), args.config.as_deref(), &left)?;
+    let model = args.model.resolve(&left)?;
     model.check_table(&right)?;
     let bar = Bar::new(global.quiet);
     let output = Matcher::new(model, &bar).link(&left, &right)?;

@@ -4,6 +4,7 @@
 
 mod baseline;
 mod dedup;
+mod explain;
 mod incremental;
 mod init;
 mod label;
@@ -42,6 +43,7 @@ enum Command {
     Dedup(dedup::Args),
     Link(link::Args),
     Incremental(incremental::Args),
+    Explain(explain::Args),
     #[command(subcommand)]
     Baseline(baseline::Command),
     #[command(subcommand)]
@@ -87,10 +89,29 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dedup(args) => dedup::run(&args, &global),
         Command::Link(args) => link::run(&args, &global),
         Command::Incremental(args) => incremental::run(&args, &global),
+        Command::Explain(args) => explain::run(&args, &global),
         Command::Baseline(cmd) => baseline::run(&cmd, &global),
         Command::Label(cmd) => label::run(&cmd, &global),
         Command::Synth(args) => synth::run(&args, &global),
     })
+}
+
+/// The model flags of the commands that run a model.
+#[derive(clap::Args, Debug)]
+pub struct ModelArgs {
+    /// A trained model (default: the bundled one).
+    #[arg(long, short)]
+    model: Option<PathBuf>,
+    /// A transform definition; its tuning overrides the model's.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    /// The model to run on `data` (see [`resolve_model`]).
+    pub fn resolve(&self, data: &Table) -> anyhow::Result<MatchModel> {
+        resolve_model(self.model.as_deref(), self.config.as_deref(), data)
+    }
 }
 
 /// The model and definition a matching command runs with.
@@ -99,11 +120,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 ///   its columns and supplies the tuning.
 /// - no `--model`: the bundled model, with `--config` or a definition
 ///   inferred from `data`, which must match the bundled model's columns.
-pub fn resolve_model(
-    model: Option<&Path>,
-    config: Option<&Path>,
-    data: &Table,
-) -> anyhow::Result<MatchModel> {
+fn resolve_model(model: Option<&Path>, config: Option<&Path>, data: &Table) -> anyhow::Result<MatchModel> {
     let (loaded, model_path) = match model {
         Some(path) => (MatchModel::load(path)?, path.to_path_buf()),
         None => (findmatches::bundled_model()?, PathBuf::from("the bundled model (models/default.json)")),
