@@ -47,6 +47,15 @@ pub struct Explanation {
     pub is_match: bool,
 }
 
+/// The part a feature belongs to (its column, the name swap, or
+/// `record`) and its own name.
+pub fn part_of(feature: &str) -> (&str, &str) {
+    match feature.split_once('.') {
+        Some((column, name)) if !feature.starts_with("swap(") => (column, name),
+        _ => (feature, feature),
+    }
+}
+
 /// The record whose primary key is `key`.
 pub fn record_of(records: &Records, key: &str) -> Result<RecordId> {
     let mut found = records.keys().iter().enumerate().filter(|(_, k)| k.as_str() == key);
@@ -64,10 +73,7 @@ pub fn explain(model: &MatchModel, records: &Records, a: RecordId, b: RecordId) 
     plan.compare(records, a, b, &mut features);
     let mut parts: Vec<Contribution> = Vec::new();
     for ((name, &value), &weight) in plan.feature_names().iter().zip(&features).zip(&model.weights) {
-        let (part, feature) = match name.split_once('.') {
-            Some((column, feature)) if !name.starts_with("swap(") => (column, feature),
-            _ => (name.as_str(), name.as_str()),
-        };
+        let (part, feature) = part_of(name);
         if parts.last().is_none_or(|p| p.part != part) {
             let column = records.columns().iter().find(|c| c.name() == part);
             parts.push(Contribution {

@@ -45,6 +45,7 @@ pub mod cluster;
 pub mod compare;
 pub mod config;
 pub mod error;
+pub mod evaluate;
 pub mod explain;
 pub mod incremental;
 pub mod infer;

@@ -205,6 +205,20 @@ impl<'p> Matcher<'p> {
     }
 }
 
+/// The labeled pairs of `records` that `labels` name, distinct, sorted.
+pub fn labeled_pairs(records: &Records, labels: &[Labels]) -> Result<Vec<(CandidatePair, bool)>> {
+    let mut labeled: Vec<(CandidatePair, bool)> = Vec::new();
+    for l in labels {
+        labeled.extend(l.resolve(records)?);
+    }
+    labeled.sort_unstable_by_key(|(p, _)| *p);
+    labeled.dedup_by_key(|(p, _)| *p);
+    if labeled.is_empty() {
+        return Err(Error::training("the labels give no pair of records"));
+    }
+    Ok(labeled)
+}
+
 /// How many records' candidates training scores to place the threshold.
 const THRESHOLD_SAMPLE: usize = 50_000;
 
@@ -212,15 +226,7 @@ const THRESHOLD_SAMPLE: usize = 50_000;
 /// against their records, compare the labeled pairs and fit.
 pub fn train(def: &TransformDef, tables: &[&Table], labels: &[Labels]) -> Result<MatchModel> {
     let records = Records::build(def, tables)?;
-    let mut labeled: Vec<(CandidatePair, bool)> = Vec::new();
-    for l in labels {
-        labeled.extend(l.resolve(&records)?);
-    }
-    labeled.sort_unstable_by_key(|(p, _)| *p);
-    labeled.dedup_by_key(|(p, _)| *p);
-    if labeled.is_empty() {
-        return Err(Error::training("the labels give no pair of records"));
-    }
+    let labeled = labeled_pairs(&records, labels)?;
     let plan = ComparePlan::new(def);
     let pairs: Vec<CandidatePair> = labeled.iter().map(|(p, _)| *p).collect();
     let is_match: Vec<bool> = labeled.iter().map(|(_, m)| *m).collect();

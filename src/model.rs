@@ -35,6 +35,28 @@ const THRESHOLD_BOUNDS: (f32, f32) = (0.05, 0.95);
 const VALLEY_BIN: f64 = 0.5;
 
 /// Fit a logistic regression; returns (weights, intercept) for P(match).
+/// Out-of-fold match probabilities of labeled feature vectors: the rows
+/// are dealt into [`FOLDS`] folds, and each fold is scored by a model fitted
+/// on the others. Returns (row, probability) for the rows of every fold
+/// whose complement holds both classes.
+pub fn held_out_probabilities(x: &FeatureMatrix, is_match: &[bool]) -> Result<Vec<(usize, f64)>> {
+    let mut out = Vec::with_capacity(x.rows());
+    for fold in 0..FOLDS {
+        let idx: Vec<usize> = (0..x.rows()).filter(|&i| i % FOLDS != fold).collect();
+        let fx = Array2::from_shape_fn((idx.len(), x.stride), |(i, j)| x.row(idx[i])[j] as f64);
+        let fy = Array1::from_iter(idx.iter().map(|&i| is_match[i]));
+        if fy.iter().all(|&m| m) || fy.iter().all(|&m| !m) {
+            continue;
+        }
+        let (w, b) = fit_logistic(fx, fy)?;
+        for i in (fold..x.rows()).step_by(FOLDS) {
+            let z = b + w.iter().zip(x.row(i)).map(|(w, &v)| w * v as f64).sum::<f64>();
+            out.push((i, sigmoid(z)));
+        }
+    }
+    Ok(out)
+}
+
 fn fit_logistic(x: Array2<f64>, y: Array1<bool>) -> Result<(Vec<f64>, f64)> {
     let fitted = LogisticRegression::default()
         .alpha(L2_PENALTY)
@@ -151,18 +173,8 @@ impl MatchModel {
         let (all_x, all_y, _) = rows(&|_| true);
         let (weights, intercept) = fit_logistic(all_x, all_y)?;
         // Out-of-fold probabilities set the balanced threshold.
-        let mut held_out: Vec<(f64, bool)> = Vec::with_capacity(x.rows());
-        for fold in 0..FOLDS {
-            let (fx, fy, _) = rows(&|i| i % FOLDS != fold);
-            if fy.iter().all(|&m| m) || fy.iter().all(|&m| !m) {
-                continue;
-            }
-            let (w, b) = fit_logistic(fx, fy)?;
-            for i in (fold..x.rows()).step_by(FOLDS) {
-                let z = b + w.iter().zip(x.row(i)).map(|(w, &v)| w * v as f64).sum::<f64>();
-                held_out.push((sigmoid(z), is_match[i]));
-            }
-        }
+        let held_out: Vec<(f64, bool)> =
+            held_out_probabilities(x, is_match)?.into_iter().map(|(i, p)| (p, is_match[i])).collect();
         // The balanced threshold may not reject most held-out matches: it is
         // searched below their median probability.
         let mut positives: Vec<f64> = held_out.iter().filter(|(_, m)| *m).map(|(p, _)| *p).collect();

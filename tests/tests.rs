@@ -4,6 +4,7 @@ mod util;
 
 mod cmd_dedup;
 mod cmd_errors;
+mod cmd_evaluate;
 mod cmd_explain;
 mod cmd_incremental;
 mod cmd_train_link;

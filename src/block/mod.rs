@@ -158,7 +158,9 @@ impl Blocking {
         Ok(self.candidates_of(records, def, mode, Some(&queried))?.0)
     }
 
-    fn candidates_of(
+    /// The candidates of the records `queried` marks (each one's
+    /// neighbours), sorted and distinct.
+    pub fn candidates_of(
         &self,
         records: &Records,
         def: &TransformDef,

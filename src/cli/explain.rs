@@ -6,8 +6,6 @@
 //!   findmatches explain --input customers.csv --pair c0000012,c0000345
 //!   findmatches explain --model model.json --input dblp.csv --input acm.csv --pair 12,87 --json
 
-use std::path::PathBuf;
-
 use findmatches::explain::{explain, record_of, Explanation};
 use findmatches::{Records, Table};
 
@@ -17,10 +15,7 @@ use super::Global;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
-    model: super::ModelArgs,
-    /// The data holding both records; repeat for the two tables of a link.
-    #[arg(long, short, required = true)]
-    input: Vec<PathBuf>,
+    data: super::ModelOnData,
     /// The two records' primary keys.
     #[arg(long, value_name = "KEY1,KEY2")]
     pair: String,
@@ -30,11 +25,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let Some((left, right)) = args.pair.split_once(',') else {
         return Err(findmatches::Error::usage("--pair takes two keys: KEY1,KEY2").into());
     };
-    let tables = args.input.iter().map(|p| Table::read(p)).collect::<Result<Vec<_>, _>>()?;
-    let model = args.model.resolve(&tables[0])?;
-    for t in &tables[1..] {
-        model.check_table(t)?;
-    }
+    let (model, tables) = args.data.load()?;
     let refs: Vec<&Table> = tables.iter().collect();
     let records = Records::build(&model.definition, &refs)?;
     let (a, b) = (record_of(&records, left.trim())?, record_of(&records, right.trim())?);

@@ -4,6 +4,7 @@
 
 mod baseline;
 mod dedup;
+mod evaluate;
 mod explain;
 mod incremental;
 mod init;
@@ -44,6 +45,7 @@ enum Command {
     Link(link::Args),
     Incremental(incremental::Args),
     Explain(explain::Args),
+    Evaluate(evaluate::Args),
     #[command(subcommand)]
     Baseline(baseline::Command),
     #[command(subcommand)]
@@ -90,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Link(args) => link::run(&args, &global),
         Command::Incremental(args) => incremental::run(&args, &global),
         Command::Explain(args) => explain::run(&args, &global),
+        Command::Evaluate(args) => evaluate::run(&args, &global),
         Command::Baseline(cmd) => baseline::run(&cmd, &global),
         Command::Label(cmd) => label::run(&cmd, &global),
         Command::Synth(args) => synth::run(&args, &global),
@@ -111,6 +114,28 @@ impl ModelArgs {
     /// The model to run on `data` (see [`resolve_model`]).
     pub fn resolve(&self, data: &Table) -> anyhow::Result<MatchModel> {
         resolve_model(self.model.as_deref(), self.config.as_deref(), data)
+    }
+}
+
+/// A model and the data it runs on (one table, or the two of a link).
+#[derive(clap::Args, Debug)]
+pub struct ModelOnData {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The data; repeat for the two tables of a link.
+    #[arg(long, short, required = true)]
+    input: Vec<PathBuf>,
+}
+
+impl ModelOnData {
+    /// Read the tables and resolve the model on them.
+    pub fn load(&self) -> anyhow::Result<(MatchModel, Vec<Table>)> {
+        let tables = self.input.iter().map(|p| Table::read(p)).collect::<Result<Vec<_>, _>>()?;
+        let model = self.model.resolve(&tables[0])?;
+        for t in &tables[1..] {
+            model.check_table(t)?;
+        }
+        Ok((model, tables))
     }
 }
 
