@@ -62,6 +62,8 @@ struct Agglomeration<F> {
     members: Vec<Vec<RecordId>>,
     anchors: Vec<Vec<u64>>,
     known: FxHashMap<CandidatePair, f32>,
+    /// Cannot-link partners of records (labeled non-matches).
+    cannot: FxHashMap<RecordId, Vec<RecordId>>,
     best: Vec<f32>,
     score: F,
 }
@@ -83,6 +85,7 @@ impl<F: Fn(RecordId, RecordId) -> f32> Agglomeration<F> {
             members: (0..n as u32).map(|i| vec![i]).collect(),
             anchors: vec![Vec::new(); n],
             known,
+            cannot: FxHashMap::default(),
             best,
             score,
         }
@@ -125,7 +128,7 @@ impl<F: Fn(RecordId, RecordId) -> f32> Agglomeration<F> {
         let mut merges = Vec::new();
         for edge in &edges {
             let (ra, rb) = (self.find(edge.pair.a), self.find(edge.pair.b));
-            if ra == rb {
+            if ra == rb || self.forbidden(ra, rb) {
                 continue;
             }
             let (ma, mb) = (&self.members[ra as usize], &self.members[rb as usize]);
@@ -148,14 +151,58 @@ impl<F: Fn(RecordId, RecordId) -> f32> Agglomeration<F> {
                 let kept = aa.iter().chain(ab).copied().min().unwrap_or(0);
                 merges.extend(aa.iter().chain(ab).filter(|&&id| id != kept).map(|&id| (kept, id)));
             }
-            let (keep, gone) = if ma.len() >= mb.len() { (ra, rb) } else { (rb, ra) };
-            let moved = std::mem::take(&mut self.members[gone as usize]);
-            self.members[keep as usize].extend(moved);
-            let moved = std::mem::take(&mut self.anchors[gone as usize]);
-            self.anchors[keep as usize].extend(moved);
-            self.parent[gone as usize] = keep;
+            self.merge(ra, rb);
         }
         merges
+    }
+
+    /// Join the groups of roots `ra` and `rb` (the larger keeps its root).
+    fn merge(&mut self, ra: u32, rb: u32) {
+        let (keep, gone) = if self.members[ra as usize].len() >= self.members[rb as usize].len() {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
+        let moved = std::mem::take(&mut self.members[gone as usize]);
+        self.members[keep as usize].extend(moved);
+        let moved = std::mem::take(&mut self.anchors[gone as usize]);
+        self.anchors[keep as usize].extend(moved);
+        self.parent[gone as usize] = keep;
+    }
+
+    /// Apply labels: join every must-link pair's groups now, and remember
+    /// the cannot-link pairs so that no later merge joins them.
+    fn constrain(&mut self, constraints: &Constraints) {
+        for p in &constraints.must {
+            let (ra, rb) = (self.find(p.a), self.find(p.b));
+            if ra != rb {
+                self.merge(ra, rb);
+            }
+        }
+        for p in &constraints.cannot {
+            self.cannot.entry(p.a).or_default().push(p.b);
+            self.cannot.entry(p.b).or_default().push(p.a);
+        }
+    }
+
+    /// Whether joining the groups of roots `ra` and `rb` would put a
+    /// cannot-link pair in one cluster.
+    fn forbidden(&mut self, ra: u32, rb: u32) -> bool {
+        if self.cannot.is_empty() {
+            return false;
+        }
+        let (small, other) = if self.members[ra as usize].len() <= self.members[rb as usize].len() {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
+        let partners: Vec<RecordId> = self.members[small as usize]
+            .iter()
+            .filter_map(|m| self.cannot.get(m))
+            .flatten()
+            .copied()
+            .collect();
+        partners.into_iter().any(|p| self.find(p) == other)
     }
 
     /// Confidence of `x` in its group: mean probability with the other
@@ -181,7 +228,34 @@ pub fn cluster<F>(
 where
     F: Fn(RecordId, RecordId) -> f32,
 {
+    cluster_constrained(n, sources, scored, options, &Constraints::default(), score)
+}
+
+/// Pairs whose outcome is given (labels): must-link pairs end in one
+/// cluster, cannot-link pairs apart, whatever their scores. A must-link
+/// wins over a cannot-link that contradicts it.
+#[derive(Clone, Debug, Default)]
+pub struct Constraints {
+    /// Pairs that must share a cluster.
+    pub must: Vec<CandidatePair>,
+    /// Pairs that must not.
+    pub cannot: Vec<CandidatePair>,
+}
+
+/// [`cluster`] under `constraints`.
+pub fn cluster_constrained<F>(
+    n: usize,
+    sources: &[u16],
+    scored: &[ScoredPair],
+    options: &ClusterOptions,
+    constraints: &Constraints,
+    score: F,
+) -> Clustering
+where
+    F: Fn(RecordId, RecordId) -> f32,
+{
     let mut agg = Agglomeration::new(n, scored, score);
+    agg.constrain(constraints);
     agg.run(scored, options, |ma, mb, _, _| {
         !options.one_per_source
             || !ma.iter().any(|&a| mb.iter().any(|&b| sources[a as usize] == sources[b as usize]))
@@ -342,6 +416,20 @@ mod tests {
         // If every cross pair is likely, they do merge.
         let c = cluster(4, &[0; 4], &pairs, &opts(0.5), |_, _| 0.8);
         assert_eq!(c.match_ids, vec![0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn constraints_override_scores() {
+        let pairs = [sp(0, 1, 0.99), sp(1, 2, 0.98), sp(3, 4, 0.01)];
+        let constraints =
+            Constraints { must: vec![CandidatePair::new(3, 4)], cannot: vec![CandidatePair::new(0, 2)] };
+        let c = cluster_constrained(5, &[0; 5], &pairs, &opts(0.5), &constraints, |_, _| 0.99);
+        assert_eq!(c.match_ids[0], c.match_ids[1], "the strongest pair still joins");
+        assert_ne!(c.match_ids[2], c.match_ids[0], "a labeled non-match stays apart");
+        assert_eq!(c.match_ids[3], c.match_ids[4], "a labeled match joins despite its score");
+        let free = cluster(5, &[0; 5], &pairs, &opts(0.5), |_, _| 0.99);
+        assert_eq!(free.match_ids[0], free.match_ids[2]);
+        assert_ne!(free.match_ids[3], free.match_ids[4]);
     }
 
     #[test]

@@ -106,8 +106,9 @@ pub struct Tuning {
     /// neighbours per record, larger blocks), slower but with fewer missed
     /// matches.
     pub accuracy_cost_tradeoff: f64,
-    /// Keep labeled matches together and labeled non-matches apart whatever
-    /// the model says.
+    /// Keep the pairs the model was trained on as labeled: labeled matches
+    /// in one cluster and labeled non-matches apart, whatever the model
+    /// says (batch dedup and link).
     pub enforce_provided_labels: bool,
     /// In `link`, a record matches at most one record of the other table
     /// (the tables are each free of duplicates). Default true.
@@ -167,12 +168,6 @@ impl Tuning {
     }
 
     fn validate(&self, path: &Path) -> Result<()> {
-        if self.enforce_provided_labels {
-            return Err(Error::config(
-                path,
-                "tuning.enforce_provided_labels = true is not supported yet; set it to false",
-            ));
-        }
         for (name, value) in [
             ("precision_recall_tradeoff", self.precision_recall_tradeoff),
             ("accuracy_cost_tradeoff", self.accuracy_cost_tradeoff),
@@ -321,9 +316,6 @@ precision_recall_tradeoff = 0.9
         let err = TransformDef::from_toml(&bad, Path::new("d.toml")).unwrap_err();
         assert!(err.to_string().starts_with("d.toml: "), "{err}");
         assert!(err.is_usage());
-        let bad = DEF.replace("[tuning]", "[tuning]\nenforce_provided_labels = true");
-        let err = TransformDef::from_toml(&bad, Path::new("d.toml")).unwrap_err();
-        assert!(err.to_string().contains("not supported yet"), "{err}");
         let bad = DEF.replace("0.9", "1.5");
         let err = TransformDef::from_toml(&bad, Path::new("d.toml")).unwrap_err();
         assert!(err.to_string().contains("between 0 and 1"), "{err}");

@@ -13,15 +13,16 @@ use std::time::Instant;
 use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use crate::block::{BlockStats, Blocking, Mode};
-use crate::cluster::{self, ClusterOptions, Clustering, ScoredPair};
+use crate::cluster::{self, ClusterOptions, Clustering, Constraints, ScoredPair};
 use crate::compare::{CandidatePair, ComparePlan};
 use crate::config::TransformDef;
 use crate::error::{Error, Result};
 use crate::labels::Labels;
-use crate::model::MatchModel;
+use crate::model::{MatchModel, ProvidedLabel};
 use crate::read::Table;
 use crate::record::{RecordId, Records};
 
@@ -156,8 +157,15 @@ impl<'p> Matcher<'p> {
             one_per_source: mode == Mode::Link && def.tuning.link_one_to_one,
             max_cluster_size: MAX_CLUSTER_SIZE,
         };
-        let clustering =
-            cluster::cluster(records.len(), records.sources(), &scored, &options, self.scorer(&records));
+        let constraints = self.constraints(&records);
+        let clustering = cluster::cluster_constrained(
+            records.len(),
+            records.sources(),
+            &scored,
+            &options,
+            &constraints,
+            self.scorer(&records),
+        );
         lap("cluster", &mut clock);
         let stats = MatchStats {
             records: records.len(),
@@ -170,6 +178,38 @@ impl<'p> Matcher<'p> {
             seconds,
         };
         Ok(MatchOutput { records, clustering, pairs: scored, stats })
+    }
+
+    /// The model's labels among `records`, as clustering constraints, when
+    /// its tuning says to enforce them (else none). Labels naming records
+    /// that are not here are left out.
+    fn constraints(&self, records: &Records) -> Constraints {
+        let mut constraints = Constraints::default();
+        if !self.model.definition.tuning.enforce_provided_labels || self.model.labels.is_empty() {
+            return constraints;
+        }
+        let wanted: FxHashSet<&str> =
+            self.model.labels.iter().flat_map(|l| [l.left.as_str(), l.right.as_str()]).collect();
+        let ids: FxHashMap<&str, RecordId> = records
+            .keys()
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| wanted.contains(k.as_str()))
+            .map(|(i, k)| (k.as_str(), i as RecordId))
+            .collect();
+        for l in &self.model.labels {
+            if let (Some(&a), Some(&b)) = (ids.get(l.left.as_str()), ids.get(l.right.as_str())) {
+                let pair = CandidatePair::new(a, b);
+                if a != b {
+                    if l.is_match {
+                        constraints.must.push(pair)
+                    } else {
+                        constraints.cannot.push(pair)
+                    }
+                }
+            }
+        }
+        constraints
     }
 
     /// P(match) of any pair of `records`, for pairs blocking did not
@@ -235,6 +275,15 @@ pub fn train(def: &TransformDef, tables: &[&Table], labels: &[Labels]) -> Result
     distinct.sort_unstable();
     distinct.dedup();
     let mut model = MatchModel::fit(def, &features, &is_match, distinct.len())?;
+    let keys = records.keys();
+    model.labels = labeled
+        .iter()
+        .map(|(p, m)| ProvidedLabel {
+            left: keys[p.a as usize].clone(),
+            right: keys[p.b as usize].clone(),
+            is_match: *m,
+        })
+        .collect();
     // Settle the threshold where the training data's candidates are rare
     // (a sample of them says where as well as all).
     let mode = if tables.len() > 1 { Mode::Link } else { Mode::Dedup };

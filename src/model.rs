@@ -145,6 +145,22 @@ pub struct MatchModel {
     pub training: TrainingSummary,
     /// SHA-256 (hex) of the schema and parameters.
     pub fingerprint: String,
+    /// The labeled pairs it was trained on, by key, for
+    /// `enforce_provided_labels` (not part of the fingerprint: they do not
+    /// change a score).
+    #[serde(default)]
+    pub labels: Vec<ProvidedLabel>,
+}
+
+/// A labeled pair a model was trained on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvidedLabel {
+    /// The first record's primary key.
+    pub left: String,
+    /// The second record's.
+    pub right: String,
+    /// Whether they are the same entity.
+    pub is_match: bool,
 }
 
 impl MatchModel {
@@ -191,6 +207,7 @@ impl MatchModel {
             balanced_threshold,
             training: TrainingSummary::default(),
             fingerprint: String::new(),
+            labels: Vec::new(),
         };
         let threshold = model.threshold();
         let (mut right, mut loss) = (0usize, 0.0f64);

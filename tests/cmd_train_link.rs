@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use findmatches::synth::{generate, SynthOptions};
 
-use crate::util::{column_map, pairwise_f1, read_csv, Workdir};
+use crate::util::{column_map, pairwise_f1, read_csv, repo, Workdir};
 
 /// `label generate` over `inputs` answered from `truth.csv`, then `train`
 /// on those labels into `model.json`; returns train's JSON summary.
@@ -190,4 +190,68 @@ fn link_two_tables() {
     };
     let (p, r, f1) = pairwise_f1(&pred, &cross_truth);
     assert!(f1 >= 0.9, "link P {p:.4} R {r:.4} F1 {f1:.4}");
+}
+
+#[test]
+fn enforced_labels_hold_whatever_the_model_says() {
+    let wd = Workdir::new();
+    let data = repo("examples/data/customers.csv");
+    let data = data.to_str().unwrap();
+    let labeled: std::collections::HashSet<String> =
+        column_map(&repo("labels/customers_labels.csv"), "customer_id", "label").into_keys().collect();
+    let truth = column_map(&repo("examples/data/customers_truth.csv"), "customer_id", "entity_id");
+    let (_, rows) = read_csv(&repo("examples/data/customers.csv"));
+    let free: Vec<&str> = rows.iter().map(|r| r[0].as_str()).filter(|k| !labeled.contains(*k)).collect();
+    // A true duplicate pair, labeled "not a match", and two strangers,
+    // labeled "a match", none of them in the bundled labels.
+    let entity = |k: &str| truth[k].clone();
+    let (p, q) = free
+        .iter()
+        .enumerate()
+        .find_map(|(i, &a)| free[i + 1..].iter().find(|&&b| entity(a) == entity(b)).map(|&b| (a, b)))
+        .unwrap();
+    let x = free[0];
+    let y = *free.iter().find(|&&b| entity(b) != entity(x) && b != p && b != q).unwrap();
+    wd.write("extra.csv", &format!("left_key,right_key,is_match\n{p},{q},0\n{x},{y},1\n"));
+    let def = std::fs::read_to_string(repo("examples/customers.toml")).unwrap();
+    wd.write("def.toml", &def);
+    wd.write(
+        "enforce.toml",
+        &def.replace("enforce_provided_labels = false", "enforce_provided_labels = true"),
+    );
+    let labels = repo("labels/customers_labels.csv");
+    wd.ok(&[
+        "train",
+        "--config",
+        "def.toml",
+        "--input",
+        data,
+        "--labels",
+        labels.to_str().unwrap(),
+        "--labels",
+        "extra.csv",
+        "-o",
+        "m.json",
+        "-q",
+    ]);
+    let same = |out: &str, a: &str, b: &str| {
+        let ids = column_map(&wd.path(out), "customer_id", "match_id");
+        ids[a] == ids[b]
+    };
+    wd.ok(&["dedup", "--model", "m.json", "--input", data, "-o", "free.csv", "-q"]);
+    assert!(same("free.csv", p, q) && !same("free.csv", x, y), "the model alone should side with the truth");
+    wd.ok(&[
+        "dedup",
+        "--model",
+        "m.json",
+        "--config",
+        "enforce.toml",
+        "--input",
+        data,
+        "-o",
+        "enforced.csv",
+        "-q",
+    ]);
+    assert!(!same("enforced.csv", p, q), "labeled non-match {p},{q} was clustered together");
+    assert!(same("enforced.csv", x, y), "labeled match {x},{y} was split");
 }
