@@ -57,10 +57,11 @@ impl IncrementalOutput {
 
 /// Match `new` against `baseline` and within itself.
 ///
-/// Only the baseline records that share a blocking key with a new record
-/// (in blocks of at most `max_block`), and the other members of their
-/// clusters, are read; everything else stays on disk. So the cost follows
-/// the new file, not the baseline.
+/// Only each new record's neighbours among the baseline records (its key
+/// neighbours, ranked as in batch blocking, and the stored index's when
+/// keys find too few), and the other members of their clusters, are read;
+/// everything else stays on disk. So the cost follows the new file, not
+/// the baseline.
 pub fn match_new(
     matcher: &Matcher<'_>,
     baseline: &Baseline,
@@ -97,10 +98,8 @@ pub fn match_new(
     // Each new record's strongest key neighbours in the baseline, and, for
     // those keys find too few of, the index's.
     let blocking = Blocking::new(def);
-    let mut keyed = record_keys(&fresh, def, 0..fresh.len() as RecordId);
-    keyed.sort_unstable_by_key(|&(key, id)| (id, key));
     let mut keys_of: Vec<Vec<u64>> = vec![Vec::new(); fresh.len()];
-    for (key, id) in keyed {
+    for (key, id) in record_keys(&fresh, def, 0..fresh.len() as RecordId) {
         keys_of[id as usize].push(key);
     }
     let indexed = baseline.manifest().indexed;

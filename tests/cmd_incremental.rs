@@ -171,6 +171,13 @@ fn killed_commits_leave_the_old_or_the_new_generation() {
 fn killed_commits_of_an_indexed_baseline_leave_the_old_or_the_new_generation() {
     let wd = Workdir::new();
     split(&wd, "1500");
+    indexed_baseline(&wd);
+    kill_trials(&wd, 20);
+}
+
+/// Baseline `fm` of `base.csv` with accuracy_cost_tradeoff 0.75: above
+/// 0.5 the index is used on any data, so the baseline keeps one.
+fn indexed_baseline(wd: &Workdir) {
     let def = std::fs::read_to_string(crate::util::repo("examples/customers.toml"))
         .unwrap()
         .replace("accuracy_cost_tradeoff = 0.5", "accuracy_cost_tradeoff = 0.75");
@@ -188,7 +195,6 @@ fn killed_commits_of_an_indexed_baseline_leave_the_old_or_the_new_generation() {
         "-q",
     ]);
     assert!(Baseline::open(&wd.path("fm")).unwrap().manifest().indexed);
-    kill_trials(&wd, 20);
 }
 
 /// Kill `incremental` runs on copies of baseline `fm` at spread instants;
@@ -320,23 +326,7 @@ fn concurrent_writers_one_refused_or_waiting_and_the_baseline_intact() {
 fn a_baseline_that_uses_the_index_stores_and_queries_one_per_generation() {
     let wd = Workdir::new();
     split(&wd, "300");
-    // Above 0.5 the index is used on any data, so the baseline keeps one.
-    let def = std::fs::read_to_string(crate::util::repo("examples/customers.toml"))
-        .unwrap()
-        .replace("accuracy_cost_tradeoff = 0.5", "accuracy_cost_tradeoff = 0.75");
-    wd.write("wide.toml", &def);
-    wd.ok(&[
-        "dedup",
-        "--config",
-        "wide.toml",
-        "--input",
-        "base.csv",
-        "-o",
-        "b.csv",
-        "--baseline",
-        "fm",
-        "-q",
-    ]);
+    indexed_baseline(&wd);
     // A commit killed while building its index leaves a temporary
     // directory; one killed just after renaming it, the directory itself
     // (not named by the manifest). Neither may block the next commit.

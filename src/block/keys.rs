@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::Mode;
 use crate::compare::CandidatePair;
-use crate::config::{ColumnKind, TransformDef, Tuning};
+use crate::config::{ColumnKind, TransformDef};
 use crate::record::{RecordId, Records};
 
 /// At most this many single parts are paired with each other.
@@ -198,11 +198,12 @@ pub struct KeyRanking {
 const MANY_RECIPES: usize = 6;
 
 impl KeyRanking {
-    /// The ranking for a definition and its tuning. A candidate must share
+    /// The ranking a definition's tuning asks for. A candidate must share
     /// two keys when there are many recipes (at least [`MANY_RECIPES`])
     /// and `accuracy_cost_tradeoff` is at most 0.5, else one.
-    pub fn new(def: &TransformDef, tuning: &Tuning) -> KeyRanking {
+    pub fn new(def: &TransformDef) -> KeyRanking {
         let recipes = recipes(def).len();
+        let tuning = &def.tuning;
         let min_shared = if recipes >= MANY_RECIPES && tuning.accuracy_cost_tradeoff <= 0.5 { 2 } else { 1 };
         KeyRanking {
             max_block: tuning.max_block(),

@@ -106,7 +106,7 @@ impl Blocking {
     pub fn new(def: &TransformDef) -> Blocking {
         let tuning = &def.tuning;
         Blocking {
-            ranking: KeyRanking::new(def, tuning),
+            ranking: KeyRanking::new(def),
             fallback_degree: tuning.index_fallback_degree(),
             index_neighbours: tuning.index_neighbours(),
             always_index: tuning.accuracy_cost_tradeoff > 0.5,
