@@ -26,6 +26,7 @@ use crate::error::{Error, Position, Result};
 use crate::read::Table;
 use crate::record::{RecordId, Records};
 use crate::rng::Rng;
+use crate::write::atomic_write;
 
 /// Column holding the labeling set of a row.
 pub const SET_COLUMN: &str = "labeling_set_id";
@@ -82,6 +83,42 @@ impl Labels {
             ));
         };
         Ok(Labels { path: path.to_path_buf(), pairs })
+    }
+
+    /// Fold `newer` labels into these (a label store): a pair labeled in
+    /// both takes `newer`'s label. The result is sorted by pair, each pair
+    /// once, keys in order.
+    pub fn merge(&mut self, newer: &Labels) {
+        let canonical = |p: &LabeledPair| {
+            let (l, r) = if p.left <= p.right { (&p.left, &p.right) } else { (&p.right, &p.left) };
+            LabeledPair {
+                left: l.clone(),
+                right: r.clone(),
+                is_match: p.is_match,
+                position: p.position.clone(),
+            }
+        };
+        let mut all: Vec<(usize, LabeledPair)> = self.pairs.iter().map(|p| (0, canonical(p))).collect();
+        all.extend(newer.pairs.iter().map(|p| (1, canonical(p))));
+        // Newest first within a pair, so dedup keeps it.
+        all.sort_by(|(ax, a), (bx, b)| (&a.left, &a.right, bx).cmp(&(&b.left, &b.right, ax)));
+        all.dedup_by(|(_, a), (_, b)| a.left == b.left && a.right == b.right);
+        self.pairs = all.into_iter().map(|(_, p)| p).filter(|p| p.left != p.right).collect();
+    }
+
+    /// Write the pairs as a pairs file (`left_key,right_key,is_match`),
+    /// atomically.
+    pub fn write_pairs(&self, path: &Path) -> Result<()> {
+        atomic_write(path, |w| {
+            let mut out = csv::Writer::from_writer(w);
+            let io = |e: csv::Error| Error::usage(format!("{}: {e}", path.display()));
+            out.write_record(["left_key", "right_key", "is_match"]).map_err(io)?;
+            for p in &self.pairs {
+                out.write_record([p.left.as_str(), p.right.as_str(), if p.is_match { "1" } else { "0" }])
+                    .map_err(io)?;
+            }
+            out.flush().map_err(|e| Error::io(path, e))
+        })
     }
 
     /// The labeled pairs as record ids of `records`, with their labels.

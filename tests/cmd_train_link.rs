@@ -255,3 +255,32 @@ fn enforced_labels_hold_whatever_the_model_says() {
     assert!(!same("enforced.csv", p, q), "labeled non-match {p},{q} was clustered together");
     assert!(same("enforced.csv", x, y), "labeled match {x},{y} was split");
 }
+
+#[test]
+fn label_store_appends_overrides_replaces_and_exports() {
+    let wd = Workdir::new();
+    let def = repo("examples/customers.toml");
+    let def = def.to_str().unwrap();
+    let bundled = repo("labels/customers_labels.csv");
+    wd.ok(&["label", "import", "--config", def, "--store", "store.csv", bundled.to_str().unwrap(), "-q"]);
+    let (header, first) = read_csv(&wd.path("store.csv"));
+    assert_eq!(header, ["left_key", "right_key", "is_match"]);
+    assert_eq!(first.len(), 900, "20 sets of 10 records give 900 pairs");
+    // A later import wins where it disagrees, and adds what is new.
+    let flipped = &first[0];
+    let now = if flipped[2] == "1" { "0" } else { "1" };
+    // Keys in either order name the same pair.
+    wd.write(
+        "more.csv",
+        &format!("left_key,right_key,is_match\n{},{},{now}\nzz1,zz2,1\n", flipped[1], flipped[0]),
+    );
+    wd.ok(&["label", "import", "--config", def, "--store", "store.csv", "more.csv", "-q"]);
+    let (_, second) = read_csv(&wd.path("store.csv"));
+    assert_eq!(second.len(), 901);
+    let row = second.iter().find(|r| r[0] == flipped[0] && r[1] == flipped[1]).unwrap();
+    assert_eq!(row[2], now);
+    wd.ok(&["label", "export", "--store", "store.csv", "-o", "out.csv", "-q"]);
+    assert_eq!(read_csv(&wd.path("out.csv")).1, second);
+    wd.ok(&["label", "import", "--config", def, "--store", "store.csv", "--replace", "more.csv", "-q"]);
+    assert_eq!(read_csv(&wd.path("store.csv")).1.len(), 2);
+}

@@ -23,6 +23,38 @@ use super::Global;
 pub enum Command {
     /// Make labeling sets: groups of similar records to label.
     Generate(GenerateArgs),
+    /// Add labels to a label store (a pairs file), or replace its content.
+    Import(ImportArgs),
+    /// Write every label of a store out as a pairs file.
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The transform definition (TOML): its primary key names the records
+    /// of labeling files.
+    #[arg(long, short)]
+    config: PathBuf,
+    /// The label store: a pairs file (left_key,right_key,is_match), created
+    /// if missing.
+    #[arg(long)]
+    store: PathBuf,
+    /// Replace the store's labels instead of adding to them.
+    #[arg(long)]
+    replace: bool,
+    /// Labeling files or pairs files; later ones win where they disagree.
+    #[arg(required = true)]
+    labels: Vec<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// The label store.
+    #[arg(long)]
+    store: PathBuf,
+    /// Where to write its labels (a pairs file).
+    #[arg(short, long)]
+    output: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -53,7 +85,40 @@ pub struct GenerateArgs {
 pub fn run(command: &Command, global: &Global) -> anyhow::Result<()> {
     match command {
         Command::Generate(args) => generate(args, global),
+        Command::Import(args) => import(args, global),
+        Command::Export(args) => {
+            let store = labels::Labels::read(&args.store, "")?;
+            store.write_pairs(&args.output)?;
+            global.say(format!("wrote {} labeled pairs to {}", store.pairs.len(), args.output.display()));
+            global.emit(serde_json::json!({ "output": args.output, "pairs": store.pairs.len() }));
+            Ok(())
+        }
     }
+}
+
+fn import(args: &ImportArgs, global: &Global) -> anyhow::Result<()> {
+    let def = TransformDef::load(&args.config)?;
+    let mut store = if args.replace || !args.store.exists() {
+        labels::Labels { path: args.store.clone(), pairs: Vec::new() }
+    } else {
+        labels::Labels::read(&args.store, &def.primary_key)?
+    };
+    let before = store.pairs.len();
+    for path in &args.labels {
+        store.merge(&labels::Labels::read(path, &def.primary_key)?);
+    }
+    store.write_pairs(&args.store)?;
+    let matches = store.pairs.iter().filter(|p| p.is_match).count();
+    global.say(format!(
+        "{} now holds {} labeled pairs ({} matches, {} non-matches; {} before)",
+        args.store.display(),
+        store.pairs.len(),
+        matches,
+        store.pairs.len() - matches,
+        if args.replace { 0 } else { before }
+    ));
+    global.emit(serde_json::json!({ "store": args.store, "pairs": store.pairs.len(), "matches": matches }));
+    Ok(())
 }
 
 fn generate(args: &GenerateArgs, global: &Global) -> anyhow::Result<()> {
