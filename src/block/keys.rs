@@ -231,16 +231,13 @@ impl KeyRanking {
     /// candidates, best first (ties: lower id first), as a prefix of it.
     pub fn rank<'s>(&self, scored: &'s mut Vec<(u32, f32)>) -> &'s [(u32, f32)] {
         scored.sort_unstable_by_key(|s| s.0);
-        let mut out = 0;
-        for i in 0..scored.len() {
-            if out > 0 && scored[out - 1].0 == scored[i].0 {
-                scored[out - 1].1 += scored[i].1;
-            } else {
-                scored[out] = scored[i];
-                out += 1;
+        scored.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 += later.1;
             }
-        }
-        scored.truncate(out);
+            same
+        });
         let min = self.min_shared as f32;
         let keep = if scored.iter().any(|s| s.1 >= min) {
             scored.retain(|s| s.1 >= min);
