@@ -132,6 +132,40 @@ impl ComparePlan {
         self.names.len()
     }
 
+    /// Each matched column's [`ColumnLevels`].
+    pub fn column_levels(&self) -> Vec<ColumnLevels> {
+        const GRADED: [&str; 7] = [
+            "jaro_winkler",
+            "levenshtein",
+            "cosine",
+            "jaccard",
+            "closeness",
+            "local_jaro_winkler",
+            "within_year",
+        ];
+        let mut out = Vec::new();
+        let mut at = 0;
+        for step in &self.steps {
+            match *step {
+                Step::Column { kind, .. } => {
+                    let features = kind_features(kind);
+                    let name = &self.names[at];
+                    let column = name[..name.len() - features[0].len() - 1].to_string();
+                    let index = |f: &str| features.iter().position(|x| *x == f).map(|i| at + i);
+                    out.push(ColumnLevels {
+                        column,
+                        missing: at,
+                        exact: at + 1,
+                        similarities: GRADED.iter().filter_map(|f| index(f)).collect(),
+                    });
+                    at += features.len();
+                }
+                Step::NameSwap { .. } | Step::RecordCosine => at += 1,
+            }
+        }
+        out
+    }
+
     /// Compare records `a` and `b`, writing one value per feature to `out`.
     pub fn compare(&self, records: &Records, a: RecordId, b: RecordId, out: &mut [f32]) {
         debug_assert_eq!(out.len(), self.names.len());
@@ -174,6 +208,46 @@ impl ComparePlan {
                 .for_each(|(row, p)| self.compare(records, p.a, p.b, row));
         }
         FeatureMatrix { stride, data }
+    }
+}
+
+/// Where one column's features sit in a feature vector, for models that
+/// count agreement levels rather than weigh raw similarities
+/// (Fellegi–Sunter): see [`ColumnLevels::level`].
+#[derive(Clone, Debug)]
+pub struct ColumnLevels {
+    /// The column's name.
+    pub column: String,
+    /// Index of its `missing` feature.
+    pub missing: usize,
+    /// Index of its `exact` feature.
+    pub exact: usize,
+    /// Indexes of its graded similarities (string, token, date, number).
+    pub similarities: Vec<usize>,
+}
+
+/// Agreement levels of a column: 0 disagree, 1 similar, 2 very similar,
+/// 3 exact.
+pub const LEVELS: usize = 4;
+
+impl ColumnLevels {
+    /// The agreement level of a pair from its feature vector; `None` when
+    /// either value is missing.
+    pub fn level(&self, features: &[f32]) -> Option<u8> {
+        if features[self.missing] >= 0.5 {
+            return None;
+        }
+        if features[self.exact] >= 0.5 {
+            return Some(3);
+        }
+        let s = self.similarities.iter().map(|&i| features[i]).fold(0.0f32, f32::max);
+        Some(if s >= 0.92 {
+            2
+        } else if s >= 0.75 {
+            1
+        } else {
+            0
+        })
     }
 }
 

@@ -57,6 +57,7 @@ pub mod read;
 pub mod record;
 pub mod rng;
 pub mod synth;
+pub mod unsupervised;
 pub mod write;
 
 pub use compare::{CandidatePair, ComparePlan};

@@ -18,13 +18,15 @@ use serde::Serialize;
 
 use crate::block::{BlockStats, Blocking, Mode};
 use crate::cluster::{self, ClusterOptions, Clustering, Constraints, ScoredPair};
-use crate::compare::{CandidatePair, ComparePlan};
+use crate::compare::{CandidatePair, ComparePlan, FeatureMatrix};
 use crate::config::TransformDef;
 use crate::error::{Error, Result};
 use crate::labels::Labels;
-use crate::model::{MatchModel, ProvidedLabel};
+use crate::model::{MatchModel, ProvidedLabel, TrainingMethod};
 use crate::read::Table;
 use crate::record::{RecordId, Records};
+use crate::rng::Rng;
+use crate::unsupervised::FellegiSunter;
 
 /// Output column with each row's cluster.
 pub const MATCH_ID: &str = "match_id";
@@ -259,8 +261,21 @@ pub fn labeled_pairs(records: &Records, labels: &[Labels]) -> Result<Vec<(Candid
     Ok(labeled)
 }
 
-/// How many records' candidates training scores to place the threshold.
+/// How many records' candidates training scores to place the threshold,
+/// and unsupervised training learns from.
 const THRESHOLD_SAMPLE: usize = 50_000;
+/// Random record pairs unsupervised training counts non-match agreement on.
+const RANDOM_PAIRS: usize = 100_000;
+/// Candidate pairs (at most) an unsupervised model is fitted on.
+const UNSUPERVISED_FIT_PAIRS: usize = 6_000;
+
+fn mode_of(tables: &[&Table]) -> Mode {
+    if tables.len() > 1 {
+        Mode::Link
+    } else {
+        Mode::Dedup
+    }
+}
 
 /// Train a model: normalize the tables under `def`, resolve the labels
 /// against their records, compare the labeled pairs and fit.
@@ -271,10 +286,7 @@ pub fn train(def: &TransformDef, tables: &[&Table], labels: &[Labels]) -> Result
     let pairs: Vec<CandidatePair> = labeled.iter().map(|(p, _)| *p).collect();
     let is_match: Vec<bool> = labeled.iter().map(|(_, m)| *m).collect();
     let features = plan.compare_all(&records, &pairs);
-    let mut distinct: Vec<RecordId> = pairs.iter().flat_map(|p| [p.a, p.b]).collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let mut model = MatchModel::fit(def, &features, &is_match, distinct.len())?;
+    let mut model = MatchModel::fit(def, &features, &is_match, distinct_records(&pairs))?;
     let keys = records.keys();
     model.labels = labeled
         .iter()
@@ -284,15 +296,94 @@ pub fn train(def: &TransformDef, tables: &[&Table], labels: &[Labels]) -> Result
             is_match: *m,
         })
         .collect();
-    // Settle the threshold where the training data's candidates are rare
-    // (a sample of them says where as well as all).
-    let mode = if tables.len() > 1 { Mode::Link } else { Mode::Dedup };
-    let candidates = Blocking::new(def).sample_candidates(&records, def, mode, THRESHOLD_SAMPLE)?;
-    let matcher = Matcher::new(model.clone(), &NoProgress);
-    let probabilities: Vec<f32> =
-        matcher.score_pairs(&records, &candidates).iter().map(|p| p.score).collect();
-    model.settle_threshold(&probabilities);
+    let candidates =
+        Blocking::new(def).sample_candidates(&records, def, mode_of(tables), THRESHOLD_SAMPLE)?;
+    settle_threshold(&mut model, &records, &candidates);
     Ok(model)
+}
+
+/// Train a first model without labels: a Fellegi–Sunter model fitted by EM
+/// (see [`crate::unsupervised`]) labels a sample of candidate pairs (from
+/// the wider key net labeling uses, so near misses are among them), match
+/// when its posterior is at least one half, and a logistic regression is
+/// fitted to those verdicts, so the result is an ordinary [`MatchModel`]
+/// that labels can later replace.
+pub fn train_unsupervised(def: &TransformDef, tables: &[&Table]) -> Result<MatchModel> {
+    let records = Records::build(def, tables)?;
+    let mode = mode_of(tables);
+    let plan = ComparePlan::new(def);
+    let blocking = Blocking::new(def);
+    let blocking = Blocking { ranking: blocking.ranking.widened(), ..blocking };
+    let candidates = blocking.sample_candidates(&records, def, mode, THRESHOLD_SAMPLE)?;
+    let random = random_pairs(&records, mode, RANDOM_PAIRS);
+    if candidates.is_empty() || random.is_empty() {
+        return Err(Error::training("too few records to learn from without labels"));
+    }
+    let columns = plan.column_levels();
+    let candidate_features = plan.compare_all(&records, &candidates);
+    let fs = FellegiSunter::fit(&columns, &candidate_features, &plan.compare_all(&records, &random));
+    let posteriors = fs.posteriors(&columns, &candidate_features);
+    // Fit on an even spread of the likely matches and of the rest, at
+    // most half of UNSUPERVISED_FIT_PAIRS each.
+    let (likely, rest): (Vec<usize>, Vec<usize>) = (0..candidates.len()).partition(|&i| posteriors[i] >= 0.5);
+    if likely.is_empty() {
+        return Err(Error::training(
+            "without labels, no candidate pair looks like a match; label some pairs (label generate)",
+        ));
+    }
+    let spread = |rows: Vec<usize>| -> Vec<usize> {
+        let step = rows.len().div_ceil(UNSUPERVISED_FIT_PAIRS / 2).max(1);
+        rows.into_iter().step_by(step).collect()
+    };
+    let mut chosen = spread(likely);
+    chosen.extend(spread(rest));
+    chosen.sort_unstable();
+    let pairs: Vec<CandidatePair> = chosen.iter().map(|&i| candidates[i]).collect();
+    let is_match: Vec<bool> = chosen.iter().map(|&i| posteriors[i] >= 0.5).collect();
+    let features = FeatureMatrix {
+        stride: candidate_features.stride,
+        data: chosen.iter().flat_map(|&i| candidate_features.row(i).iter().copied()).collect(),
+    };
+    let mut model = MatchModel::fit(def, &features, &is_match, distinct_records(&pairs))?;
+    model.training.method = TrainingMethod::Unsupervised;
+    settle_threshold(&mut model, &records, &candidates);
+    Ok(model)
+}
+
+fn distinct_records(pairs: &[CandidatePair]) -> usize {
+    let mut distinct: Vec<RecordId> = pairs.iter().flat_map(|p| [p.a, p.b]).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct.len()
+}
+
+/// Settle the threshold where the training data's candidates are rare (a
+/// sample of them says where as well as all).
+fn settle_threshold(model: &mut MatchModel, records: &Records, candidates: &[CandidatePair]) {
+    let matcher = Matcher::new(model.clone(), &NoProgress);
+    let probabilities: Vec<f32> = matcher.score_pairs(records, candidates).iter().map(|p| p.score).collect();
+    model.settle_threshold(&probabilities);
+}
+
+/// `count` record pairs drawn at random (across sources when linking),
+/// the same for the same records.
+fn random_pairs(records: &Records, mode: Mode, count: usize) -> Vec<CandidatePair> {
+    let mut rng = Rng::new(records.len() as u64);
+    let (left, right) = match mode {
+        Mode::Link if records.num_sources() > 1 => (records.source_range(0), records.source_range(1)),
+        _ => (0..records.len(), 0..records.len()),
+    };
+    if left.is_empty() || right.is_empty() || records.len() < 2 {
+        return Vec::new();
+    }
+    let mut pairs: Vec<CandidatePair> = (0..count)
+        .map(|_| (left.start + rng.below(left.len()), right.start + rng.below(right.len())))
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| CandidatePair::new(a as RecordId, b as RecordId))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
 }
 
 /// The candidate pairs of a run as a table: `left_key`, `right_key` (the

@@ -104,9 +104,24 @@ pub fn valley_threshold(range: (f32, f32), probabilities: &[f32]) -> f32 {
     sigmoid((lo + (i as f64 + 0.5) * VALLEY_BIN).min(hi)) as f32
 }
 
+/// How a model learned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainingMethod {
+    /// From labeled pairs.
+    #[default]
+    Labels,
+    /// Without labels: from a Fellegi–Sunter model's verdicts.
+    Unsupervised,
+}
+
 /// What a model was trained on.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainingSummary {
+    /// How it learned; the counts below are of the pairs it learned from
+    /// (for an unsupervised model, pairs the EM step labeled).
+    #[serde(default)]
+    pub method: TrainingMethod,
     /// Labeled pairs used.
     pub pairs: usize,
     /// Of which matches.
@@ -218,6 +233,7 @@ impl MatchModel {
             loss -= if m { p.ln() } else { (1.0 - p).ln() };
         }
         model.training = TrainingSummary {
+            method: TrainingMethod::Labels,
             pairs: is_match.len(),
             matches,
             non_matches,

@@ -284,3 +284,20 @@ fn label_store_appends_overrides_replaces_and_exports() {
     wd.ok(&["label", "import", "--config", def, "--store", "store.csv", "--replace", "more.csv", "-q"]);
     assert_eq!(read_csv(&wd.path("store.csv")).1.len(), 2);
 }
+
+#[test]
+fn train_without_labels_learns_a_first_model() {
+    let wd = Workdir::new();
+    wd.ok(&["synth", "--entities", "800", "--seed", "12", "-o", "data.csv", "--truth", "truth.csv", "-q"]);
+    wd.ok(&["init", "data.csv", "-o", "def.toml", "-q"]);
+    let summary: serde_json::Value = serde_json::from_str(
+        wd.ok(&["train", "--config", "def.toml", "--input", "data.csv", "-o", "model.json", "--json"]).trim(),
+    )
+    .unwrap();
+    assert_eq!(summary["training"]["method"], "unsupervised");
+    wd.ok(&["dedup", "--model", "model.json", "--input", "data.csv", "-o", "out.csv", "-q"]);
+    let pred = column_map(&wd.path("out.csv"), "customer_id", "match_id");
+    let truth = column_map(&wd.path("truth.csv"), "customer_id", "entity_id");
+    let (p, r, f1) = pairwise_f1(&pred, &truth);
+    assert!(f1 >= 0.95, "P {p:.4} R {r:.4} F1 {f1:.4}");
+}

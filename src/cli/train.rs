@@ -3,7 +3,9 @@
 //!
 //! Labels are a FindMatches labeling file (`labeling_set_id,label,<columns>`)
 //! or a pairs file (`left_key,right_key,is_match`); `--labels` repeats.
-//! `--input` repeats to train a link model on both tables.
+//! `--input` repeats to train a link model on both tables. Without
+//! `--labels`, the model is learned unsupervised (Fellegi–Sunter EM): a
+//! first result to generate the first labeling set from.
 //!
 //! Examples:
 //!   findmatches train --config findmatches.toml --input customers.csv \
@@ -13,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use findmatches::labels::Labels;
+use findmatches::model::TrainingMethod;
 use findmatches::{matcher, Table, TransformDef};
 
 use super::Global;
@@ -26,8 +29,9 @@ pub struct Args {
     /// Data the labels refer to; repeat for both tables of a link.
     #[arg(long, short, required = true)]
     input: Vec<PathBuf>,
-    /// Labels: a labeling file or a pairs file; repeat to combine.
-    #[arg(long, short, required = true)]
+    /// Labels: a labeling file or a pairs file; repeat to combine. None:
+    /// learn without labels.
+    #[arg(long, short)]
     labels: Vec<PathBuf>,
     /// Where to write the model (JSON).
     #[arg(short, long)]
@@ -44,11 +48,19 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let labels =
         args.labels.iter().map(|p| Labels::read(p, &def.primary_key)).collect::<Result<Vec<_>, _>>()?;
     let refs: Vec<&Table> = tables.iter().collect();
-    let model = matcher::train(&def, &refs, &labels)?;
+    let model = if labels.is_empty() {
+        matcher::train_unsupervised(&def, &refs)?
+    } else {
+        matcher::train(&def, &refs, &labels)?
+    };
     model.save(&args.output)?;
     let t = &model.training;
+    let learned_from = match t.method {
+        TrainingMethod::Labels => "labeled pairs",
+        TrainingMethod::Unsupervised => "pairs labeled without supervision (Fellegi-Sunter EM)",
+    };
     global.say(format!(
-        "trained on {} labeled pairs ({} matches, {} non-matches, {} records): training accuracy {:.3}, \
+        "trained on {} {learned_from} ({} matches, {} non-matches, {} records): training accuracy {:.3}, \
          log-loss {:.3}; wrote {} in {:.2} s",
         t.pairs,
         t.matches,
