@@ -4,7 +4,8 @@
 //!   columns>` including the primary key. Within one labeling set, rows
 //!   with the same label are one entity (every pair a match) and rows with
 //!   different labels are different entities (every pair a non-match);
-//!   across sets nothing is said.
+//!   across sets nothing is said. A row whose label is empty (not labeled
+//!   yet) or `?` (the labeler was unsure) says nothing either.
 //! - **Pairs file**: CSV `left_key,right_key,is_match` (`is_match`: 1/0,
 //!   true/false, yes/no, match/no_match).
 //!
@@ -25,6 +26,7 @@ use crate::compare::CandidatePair;
 use crate::error::{Error, Position, Result};
 use crate::read::Table;
 use crate::record::{RecordId, Records};
+use crate::review::UNSURE;
 use crate::rng::Rng;
 use crate::write::atomic_write;
 
@@ -171,7 +173,7 @@ fn set_pairs(table: &Table, key: &str) -> Result<Vec<LabeledPair>> {
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     let mut by_set: HashMap<String, usize> = HashMap::new();
     for row in 0..table.num_rows() {
-        for (column, array) in [(SET_COLUMN, &sets), (LABEL_COLUMN, &labels), (key, &keys)] {
+        for (column, array) in [(SET_COLUMN, &sets), (key, &keys)] {
             if value(array, row).is_empty() {
                 return Err(Error::data(
                     table.path(),
@@ -196,8 +198,13 @@ fn set_pairs(table: &Table, key: &str) -> Result<Vec<LabeledPair>> {
                 format!("labeling set '{set}' has a single record; a set needs two or more"),
             ));
         }
-        for (i, &x) in rows.iter().enumerate() {
-            for &y in &rows[i + 1..] {
+        let labeled: Vec<usize> = rows
+            .iter()
+            .copied()
+            .filter(|&r| !value(&labels, r).is_empty() && value(&labels, r) != UNSURE)
+            .collect();
+        for (i, &x) in labeled.iter().enumerate() {
+            for &y in &labeled[i + 1..] {
                 pairs.push(LabeledPair {
                     left: value(&keys, x).to_string(),
                     right: value(&keys, y).to_string(),
@@ -245,44 +252,89 @@ fn plain_pairs(table: &Table) -> Result<Vec<LabeledPair>> {
         .collect()
 }
 
-/// Groups of similar records for a person to label: each set starts from
-/// a random record with candidates, takes its few most similar candidates
-/// (by idf cosine of all words), then theirs, breadth first, up to
-/// `set_size`. No record is in two sets.
+/// What labeling sets to make.
+#[derive(Clone, Debug)]
+pub struct SetRequest {
+    /// How many sets.
+    pub sets: usize,
+    /// Records per set, at most.
+    pub set_size: usize,
+    /// Random seed.
+    pub seed: u64,
+    /// Records to leave out (already labeled), by id; may be empty.
+    pub labeled: Vec<bool>,
+}
+
+/// A model's view of the candidates, for active learning: each
+/// candidate's P(match) and the model's threshold.
+#[derive(Clone, Debug)]
+pub struct ModelScores {
+    /// P(match) of each candidate pair, in the same order.
+    pub probabilities: Vec<f32>,
+    /// The threshold the model matches at.
+    pub threshold: f32,
+}
+
+/// Of the sets built around pairs a model is unsure of, one in this many
+/// is built around a likely match instead, so every round also confirms
+/// what the model believes.
+const LIKELY_MATCH_EVERY: usize = 4;
+
+/// Groups of records for a person to label. No record is in two sets and
+/// no record `request.labeled` marks is in any.
+///
+/// - Without `scores`: each set starts from a random record with
+///   candidates and takes its few most similar candidates (idf cosine of
+///   all words), then theirs, breadth first, up to `set_size`.
+/// - With `scores` (active learning): each set starts from a candidate
+///   pair the model is least sure about (probability nearest its
+///   threshold, in logit space), every [`LIKELY_MATCH_EVERY`]th from a
+///   random likely match instead; it then grows the same way, by
+///   probability. Labels near the decision boundary move it most.
 pub fn generate_sets(
     records: &Records,
     candidates: &[CandidatePair],
-    sets: usize,
-    set_size: usize,
-    seed: u64,
+    scores: Option<&ModelScores>,
+    request: &SetRequest,
 ) -> Vec<Vec<RecordId>> {
     let n = records.len();
+    let similarity: Vec<f32> = match scores {
+        Some(s) => s.probabilities.clone(),
+        None => candidates.iter().map(|p| records.words().cosine(p.a as usize, p.b as usize)).collect(),
+    };
     let mut neighbours: Vec<Vec<(f32, RecordId)>> = vec![Vec::new(); n];
-    for p in candidates {
-        let s = records.words().cosine(p.a as usize, p.b as usize);
+    for (p, &s) in candidates.iter().zip(&similarity) {
         neighbours[p.a as usize].push((s, p.b));
         neighbours[p.b as usize].push((s, p.a));
     }
     for list in &mut neighbours {
         list.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
     }
-    let mut order: Vec<RecordId> =
-        (0..n as RecordId).filter(|&i| !neighbours[i as usize].is_empty()).collect();
-    Rng::new(seed).shuffle(&mut order);
-    let mut used = vec![false; n];
+    let mut rng = Rng::new(request.seed);
+    let starts: Vec<(RecordId, Option<RecordId>)> = match scores {
+        None => {
+            let mut order: Vec<RecordId> =
+                (0..n as RecordId).filter(|&i| !neighbours[i as usize].is_empty()).collect();
+            rng.shuffle(&mut order);
+            order.into_iter().map(|r| (r, None)).collect()
+        }
+        Some(s) => uncertain_starts(candidates, s, &mut rng),
+    };
+    let mut used: Vec<bool> = (0..n).map(|i| request.labeled.get(i).copied().unwrap_or(false)).collect();
+    let set_size = request.set_size;
     let mut out = Vec::new();
-    for seed_record in order {
-        if out.len() == sets {
+    for (first, second) in starts {
+        if out.len() == request.sets {
             break;
         }
-        if used[seed_record as usize] {
+        if used[first as usize] || second.is_some_and(|s| used[s as usize]) {
             continue;
         }
         // A few neighbours of each member, breadth first: the group then
         // spans several nearby entities, not one record's whole
         // neighbourhood.
         let per_record = (set_size / 3).max(2);
-        let mut group = vec![seed_record];
+        let mut group: Vec<RecordId> = std::iter::once(first).chain(second).collect();
         let mut frontier = 0;
         while group.len() < set_size && frontier < group.len() {
             let from = group[frontier] as usize;
@@ -306,6 +358,40 @@ pub fn generate_sets(
         }
     }
     out
+}
+
+/// Candidate pairs by how unsure the model is of them, most unsure first
+/// (ties in random order), with a random likely match every
+/// [`LIKELY_MATCH_EVERY`] places.
+fn uncertain_starts(
+    candidates: &[CandidatePair],
+    scores: &ModelScores,
+    rng: &mut Rng,
+) -> Vec<(RecordId, Option<RecordId>)> {
+    let logit = |p: f32| {
+        let p = p.clamp(1e-6, 1.0 - 1e-6) as f64;
+        (p / (1.0 - p)).ln()
+    };
+    let boundary = logit(scores.threshold);
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    rng.shuffle(&mut order);
+    let mut likely: Vec<usize> =
+        order.iter().copied().filter(|&i| scores.probabilities[i] >= scores.threshold).collect();
+    likely.reverse();
+    order.sort_by(|&x, &y| {
+        let distance = |i: usize| (logit(scores.probabilities[i]) - boundary).abs();
+        distance(x).total_cmp(&distance(y))
+    });
+    let mut starts = Vec::with_capacity(order.len() + likely.len());
+    for (k, i) in order.into_iter().enumerate() {
+        if k % LIKELY_MATCH_EVERY == LIKELY_MATCH_EVERY - 1 {
+            if let Some(j) = likely.pop() {
+                starts.push(j);
+            }
+        }
+        starts.push(i);
+    }
+    starts.into_iter().map(|i| (candidates[i].a, Some(candidates[i].b))).collect()
 }
 
 /// Write labeling sets as a FindMatches labeling file: `labeling_set_id`,
@@ -341,4 +427,89 @@ pub fn write_labeling_file(
         }
         out.flush().map_err(|e| Error::io(path, e))
     })
+}
+
+/// A FindMatches labeling file kept as text, every column as it was, for
+/// editing its labels (console labeling) and writing it back.
+#[derive(Clone, Debug)]
+pub struct LabelingSheet {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Column names.
+    pub header: Vec<String>,
+    /// The rows, one value per column.
+    pub rows: Vec<Vec<String>>,
+    set_column: usize,
+    label_column: usize,
+}
+
+impl LabelingSheet {
+    /// Read a labeling file (CSV with `labeling_set_id` and `label`).
+    pub fn read(path: &Path) -> Result<LabelingSheet> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
+        let csv_error = |e: csv::Error| {
+            let line = e.position().map_or(0, |p| p.line());
+            Error::data(path, Position::line(line), e.to_string())
+        };
+        let header: Vec<String> = reader.headers().map_err(csv_error)?.iter().map(str::to_string).collect();
+        let column = |name: &str| {
+            header.iter().position(|h| h == name).ok_or_else(|| {
+                Error::data(path, Position::line(1), format!("not a labeling file: no '{name}' column"))
+            })
+        };
+        let (set_column, label_column) = (column(SET_COLUMN)?, column(LABEL_COLUMN)?);
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(csv_error)?;
+            let line = record.position().map_or(0, |p| p.line());
+            if record.get(set_column).is_none_or(|s| s.trim().is_empty()) {
+                return Err(Error::data(
+                    path,
+                    Position::line(line).with_column(SET_COLUMN),
+                    "empty labeling_set_id",
+                ));
+            }
+            rows.push(record.iter().map(str::to_string).collect());
+        }
+        if rows.is_empty() {
+            return Err(Error::data(path, Position::line(1), "the labeling file has no rows"));
+        }
+        Ok(LabelingSheet { path: path.to_path_buf(), header, rows, set_column, label_column })
+    }
+
+    /// Each row's labeling set.
+    pub fn sets(&self) -> Vec<String> {
+        self.rows.iter().map(|r| r[self.set_column].clone()).collect()
+    }
+
+    /// Each row's label (empty: not labeled yet).
+    pub fn labels(&self) -> Vec<String> {
+        self.rows.iter().map(|r| r[self.label_column].clone()).collect()
+    }
+
+    /// The columns of a row other than the set and the label, as
+    /// (name, value).
+    pub fn fields(&self, row: usize) -> Vec<(&str, &str)> {
+        (0..self.header.len())
+            .filter(|&c| c != self.set_column && c != self.label_column)
+            .map(|c| (self.header[c].as_str(), self.rows[row][c].as_str()))
+            .collect()
+    }
+
+    /// Write the sheet to `path` with `labels` (one per row) in its label
+    /// column, atomically.
+    pub fn write(&self, path: &Path, labels: &[String]) -> Result<()> {
+        atomic_write(path, |w| {
+            let mut out = csv::Writer::from_writer(w);
+            let err = |e: csv::Error| Error::data(path, Position::default(), e.to_string());
+            out.write_record(&self.header).map_err(err)?;
+            for (row, label) in self.rows.iter().zip(labels) {
+                let fields =
+                    row.iter().enumerate().map(|(c, v)| if c == self.label_column { label } else { v });
+                out.write_record(fields).map_err(err)?;
+            }
+            out.flush().map_err(|e| Error::io(path, e))
+        })
+    }
 }

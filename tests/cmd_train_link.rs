@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use findmatches::synth::{generate, SynthOptions};
 
-use crate::util::{column_map, pairwise_f1, read_csv, repo, Workdir};
+use crate::util::{column_map, pairwise_f1, read_csv, repo, words, Workdir};
 
 /// `label generate` over `inputs` answered from `truth.csv`, then `train`
 /// on those labels into `model.json`; returns train's JSON summary.
@@ -300,4 +300,32 @@ fn train_without_labels_learns_a_first_model() {
     let truth = column_map(&wd.path("truth.csv"), "customer_id", "entity_id");
     let (p, r, f1) = pairwise_f1(&pred, &truth);
     assert!(f1 >= 0.95, "P {p:.4} R {r:.4} F1 {f1:.4}");
+}
+
+#[test]
+fn active_learning_sets_leave_out_labeled_records() {
+    let wd = Workdir::new();
+    wd.ok(&["synth", "--entities", "400", "--seed", "6", "-o", "data.csv", "--truth", "truth.csv", "-q"]);
+    wd.ok(&["init", "data.csv", "-o", "def.toml", "-q"]);
+    label_and_train(&wd, &["data.csv"], "5");
+    let keys = |file: &str| -> std::collections::HashSet<String> {
+        read_csv(&wd.path(file)).1.into_iter().map(|r| r[2].clone()).collect()
+    };
+    let labeled = keys("labels.csv");
+    for strategy in ["uncertain", "similar"] {
+        let out = format!("{strategy}.csv");
+        let args = format!(
+            "label generate --config def.toml --input data.csv --model model.json --strategy {strategy} \
+             --sets 5 -o {out} -q"
+        );
+        wd.ok(&words(&args));
+        let (_, rows) = read_csv(&wd.path(&out));
+        assert!(rows.len() >= 10 && rows.iter().all(|r| r[1].is_empty()), "{strategy}: {rows:?}");
+        let fresh = keys(&out);
+        assert!(fresh.is_disjoint(&labeled), "{strategy} repeats labeled records");
+    }
+    assert_ne!(keys("uncertain.csv"), keys("similar.csv"));
+    let err = wd
+        .fails(&words("label generate --config def.toml --input data.csv --strategy uncertain -o x.csv"), 2);
+    assert!(err.contains("needs a --model"), "{err}");
 }

@@ -7,4 +7,5 @@ mod cmd_errors;
 mod cmd_evaluate;
 mod cmd_explain;
 mod cmd_incremental;
+mod cmd_review;
 mod cmd_train_link;

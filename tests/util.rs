@@ -115,3 +115,8 @@ pub fn column_map(path: &Path, key: &str, value: &str) -> HashMap<String, String
     let v = header.iter().position(|h| h == value).expect("value column");
     rows.into_iter().map(|r| (r[k].clone(), r[v].clone())).collect()
 }
+
+/// The words of a command line (for arguments without spaces).
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}

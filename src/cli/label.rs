@@ -1,6 +1,10 @@
-//! `findmatches label generate --config C --input D -o labeling_set.csv`:
-//! groups of similar records for a person to label, as a FindMatches
-//! labeling file with an empty `label` column.
+//! `findmatches label generate --config C --input D [--model M] -o
+//! labeling_set.csv`: groups of records for a person to label, as a
+//! FindMatches labeling file with an empty `label` column. Without a model,
+//! groups of similar records; with one, active learning: groups around the
+//! pairs the model is least sure of, leaving out the records it was
+//! trained on (`--strategy similar` keeps the exclusion but picks as
+//! without a model).
 //!
 //! `--answers TRUTH` fills the labels from a `key,entity` file instead,
 //! which simulates a careful labeler (for benchmarks and tests).
@@ -9,13 +13,14 @@
 //!   findmatches label generate --config findmatches.toml --input customers.csv \
 //!       -o labeling_set.csv --sets 20 --set-size 10
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use arrow_array::Array;
 use findmatches::block::{Blocking, Mode};
 use findmatches::labels;
-use findmatches::{Records, Table, TransformDef};
+use findmatches::matcher::{Matcher, NoProgress};
+use findmatches::{MatchModel, Records, Table, TransformDef};
 
 use super::Global;
 
@@ -27,6 +32,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Write every label of a store out as a pairs file.
     Export(ExportArgs),
+    /// Label a labeling file at the console, a pair of records at a time.
+    Review(super::review::ReviewArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -80,12 +87,31 @@ pub struct GenerateArgs {
     /// Fill the label column from this `key,entity` file (simulated labeler).
     #[arg(long)]
     answers: Option<PathBuf>,
+    /// A model to learn actively from: sets go where it is least sure, and
+    /// records it was trained on are left out.
+    #[arg(long, short)]
+    model: Option<PathBuf>,
+    /// How to pick the sets: `uncertain` (the default with --model) or
+    /// `similar` (random records with their most similar candidates; the
+    /// default without).
+    #[arg(long, value_enum)]
+    strategy: Option<Strategy>,
+}
+
+/// How `label generate` picks its sets.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Around the pairs the model is least sure of (needs --model).
+    Uncertain,
+    /// Random records with their most similar candidates.
+    Similar,
 }
 
 pub fn run(command: &Command, global: &Global) -> anyhow::Result<()> {
     match command {
         Command::Generate(args) => generate(args, global),
         Command::Import(args) => import(args, global),
+        Command::Review(args) => super::review::run(args, global),
         Command::Export(args) => {
             let store = labels::Labels::read(&args.store, "")?;
             store.write_pairs(&args.output)?;
@@ -125,7 +151,20 @@ fn generate(args: &GenerateArgs, global: &Global) -> anyhow::Result<()> {
     if args.set_size < 2 {
         return Err(findmatches::Error::usage("--set-size must be at least 2").into());
     }
+    let strategy =
+        args.strategy.unwrap_or(if args.model.is_some() { Strategy::Uncertain } else { Strategy::Similar });
+    if strategy == Strategy::Uncertain && args.model.is_none() {
+        return Err(findmatches::Error::usage("--strategy uncertain needs a --model").into());
+    }
     let def = TransformDef::load(&args.config)?;
+    let model = match &args.model {
+        Some(path) => {
+            let model = MatchModel::load(path)?;
+            model.check_definition(&def, path)?;
+            Some(model.with_tuning(def.tuning.clone()))
+        }
+        None => None,
+    };
     let tables = args.input.iter().map(|p| Table::read(p)).collect::<Result<Vec<_>, _>>()?;
     for t in &tables {
         def.check_headers(&t.headers(), &args.config, t.path())?;
@@ -134,7 +173,27 @@ fn generate(args: &GenerateArgs, global: &Global) -> anyhow::Result<()> {
     let records = Records::build(&def, &refs)?;
     let mode = if tables.len() > 1 { Mode::Link } else { Mode::Dedup };
     let (candidates, _) = Blocking::for_labeling(&def).candidates(&records, &def, mode)?;
-    let sets = labels::generate_sets(&records, &candidates, args.sets, args.set_size, args.seed);
+    let labeled_keys: HashSet<&str> = model
+        .iter()
+        .flat_map(|m| m.labels.iter().flat_map(|l| [l.left.as_str(), l.right.as_str()]))
+        .collect();
+    let request = labels::SetRequest {
+        sets: args.sets,
+        set_size: args.set_size,
+        seed: args.seed,
+        labeled: records.keys().iter().map(|k| labeled_keys.contains(k.as_str())).collect(),
+    };
+    let scores = match (&model, strategy) {
+        (Some(model), Strategy::Uncertain) => {
+            let matcher = Matcher::new(model.clone(), &NoProgress);
+            Some(labels::ModelScores {
+                probabilities: matcher.score_pairs(&records, &candidates).iter().map(|p| p.score).collect(),
+                threshold: model.threshold(),
+            })
+        }
+        _ => None,
+    };
+    let sets = labels::generate_sets(&records, &candidates, scores.as_ref(), &request);
     let answers: Option<HashMap<String, String>> = match &args.answers {
         None => None,
         Some(path) => {

@@ -11,6 +11,7 @@ mod init;
 mod label;
 mod link;
 mod progress;
+mod review;
 mod synth;
 mod train;
 
