@@ -13,8 +13,9 @@
 # tables.
 #
 # Needs ../shared (data and tools/score.py). Prints one line per arm, seed
-# and round: labeled records so far and pairwise F1; then the mean F1 per
-# arm and round.
+# and round: labeled records so far, pairwise F1 against the truth, and
+# `evaluate`'s estimate of F1 on the data from the labels alone; then the
+# means per arm and round.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dataset=febrl3
@@ -48,12 +49,12 @@ f1() {
 $fm init -q "${inputs[1]}" -o "$out/def.toml"
 $fm train -q --config "$out/def.toml" "${inputs[@]}" -o "$out/unsupervised.json"
 start_f1=$(f1 "$out/unsupervised.json")
-printf "%-8s %4s %5s %8s %7s\n" arm seed round labeled F1
+printf "%-8s %4s %5s %8s %7s %7s\n" arm seed round labeled F1 "est F1"
 for arm in active random; do
     strategy=uncertain
     [ $arm = random ] && strategy=similar
     for seed in "${seeds[@]}"; do
-        printf "%-8s %4s %5s %8s %7s\n" $arm "$seed" 0 0 "$start_f1" | tee -a "$out/results"
+        printf "%-8s %4s %5s %8s %7s %7s\n" $arm "$seed" 0 0 "$start_f1" - | tee -a "$out/results"
         model=$out/unsupervised.json
         store=$out/store-$arm-$seed.csv
         labeled=0
@@ -66,12 +67,16 @@ for arm in active random; do
             $fm label import -q --config "$out/def.toml" --store "$store" "$sets"
             model=$out/model-$arm-$seed-$round.json
             $fm train -q --config "$out/def.toml" "${inputs[@]}" --labels "$store" -o "$model"
-            printf "%-8s %4s %5s %8s %7s\n" $arm "$seed" "$round" $labeled "$(f1 "$model")" | tee -a "$out/results"
+            estimate=$($fm evaluate -q --json --model "$model" "${inputs[@]}" --labels "$store" |
+                grep -o '"estimate":{[^}]*}' | grep -o '"f1":[0-9.]*' | cut -d: -f2)
+            printf "%-8s %4s %5s %8s %7s %7.4f\n" $arm "$seed" "$round" $labeled "$(f1 "$model")" "$estimate" |
+                tee -a "$out/results"
         done
     done
 done
 echo "$dataset: mean F1 by round (labeled records: mean):"
-awk '{f[$1" "$3] += $5; l[$1" "$3] += $4; n[$1" "$3]++}
-     END {for (k in f) printf "%-8s round %s  labeled %5.0f  F1 %.4f\n", substr(k, 1, index(k, " ") - 1),
-          substr(k, index(k, " ") + 1), l[k] / n[k], f[k] / n[k]}' "$out/results" | sort
+awk '{k = $1" "$3; f[k] += $5; l[k] += $4; e[k] += $6; n[k]++}
+     END {for (k in f) printf "%-8s round %s  labeled %5.0f  F1 %.4f  estimate %s\n", substr(k, 1, index(k, " ") - 1),
+          substr(k, index(k, " ") + 1), l[k] / n[k], f[k] / n[k],
+          substr(k, index(k, " ") + 1) == "0" ? "-" : sprintf("%.4f", e[k] / n[k])}' "$out/results" | sort
 echo "(files in $out)"

@@ -147,10 +147,7 @@ impl<F: Fn(RecordId, RecordId) -> f32> Agglomeration<F> {
             if !linked {
                 continue;
             }
-            if !aa.is_empty() && !ab.is_empty() {
-                let kept = aa.iter().chain(ab).copied().min().unwrap_or(0);
-                merges.extend(aa.iter().chain(ab).filter(|&&id| id != kept).map(|&id| (kept, id)));
-            }
+            merges.extend(anchor_merges(aa, ab));
             self.merge(ra, rb);
         }
         merges
@@ -171,18 +168,25 @@ impl<F: Fn(RecordId, RecordId) -> f32> Agglomeration<F> {
     }
 
     /// Apply labels: join every must-link pair's groups now, and remember
-    /// the cannot-link pairs so that no later merge joins them.
-    fn constrain(&mut self, constraints: &Constraints) {
+    /// the cannot-link pairs so that no later merge joins them. A must-link
+    /// between two groups holding baseline match_ids joins them only when
+    /// `merge_anchors`; returns the anchor merges: (kept, absorbed).
+    fn constrain(&mut self, constraints: &Constraints, merge_anchors: bool) -> Vec<(u64, u64)> {
+        let mut merges = Vec::new();
         for p in &constraints.must {
             let (ra, rb) = (self.find(p.a), self.find(p.b));
-            if ra != rb {
-                self.merge(ra, rb);
+            let (aa, ab) = (&self.anchors[ra as usize], &self.anchors[rb as usize]);
+            if ra == rb || (!aa.is_empty() && !ab.is_empty() && !merge_anchors) {
+                continue;
             }
+            merges.extend(anchor_merges(aa, ab));
+            self.merge(ra, rb);
         }
         for p in &constraints.cannot {
             self.cannot.entry(p.a).or_default().push(p.b);
             self.cannot.entry(p.b).or_default().push(p.a);
         }
+        merges
     }
 
     /// Whether joining the groups of roots `ra` and `rb` would put a
@@ -214,6 +218,16 @@ impl<F: Fn(RecordId, RecordId) -> f32> Agglomeration<F> {
         let sum: f32 = members.iter().filter(|&&o| o != x).map(|&o| self.lookup(x, o)).sum();
         sum / (members.len() - 1) as f32
     }
+}
+
+/// The baseline clusters joined when groups anchored by `aa` and `ab`
+/// merge: (kept, absorbed), the smallest match_id kept.
+fn anchor_merges(aa: &[u64], ab: &[u64]) -> Vec<(u64, u64)> {
+    if aa.is_empty() || ab.is_empty() {
+        return Vec::new();
+    }
+    let kept = aa.iter().chain(ab).copied().min().unwrap_or(0);
+    aa.iter().chain(ab).filter(|&&id| id != kept).map(|&id| (kept, id)).collect()
 }
 
 /// Cluster `n` records from their scored candidate pairs. `sources` gives
@@ -255,7 +269,7 @@ where
     F: Fn(RecordId, RecordId) -> f32,
 {
     let mut agg = Agglomeration::new(n, scored, score);
-    agg.constrain(constraints);
+    agg.constrain(constraints, true);
     agg.run(scored, options, |ma, mb, _, _| {
         !options.one_per_source
             || !ma.iter().any(|&a| mb.iter().any(|&b| sources[a as usize] == sources[b as usize]))
@@ -321,20 +335,30 @@ pub struct IncrementalClustering {
     pub next_match_id: u64,
 }
 
+/// What incremental clustering may do to the baseline.
+#[derive(Clone, Copy, Debug)]
+pub struct BaselineRules {
+    /// A group may join two baseline clusters (else never).
+    pub allow_merges: bool,
+    /// The first match_id a new cluster may take.
+    pub next_match_id: u64,
+}
+
 /// Cluster `n_new` new records (ids `baseline_ids.len()..`) against a
 /// baseline whose records (ids `0..baseline_ids.len()`) keep their
-/// match_ids. Same merging rule as [`cluster`]; in addition a group never
-/// joins two baseline clusters unless `allow_merges`, so a new record that
-/// bridges two clusters joins the one it matches strongest (edges are
-/// taken strongest first). New clusters get ids from `next_match_id` on,
-/// in order of their first new record.
+/// match_ids. Same merging rule and [`Constraints`] as
+/// [`cluster_constrained`]; in addition a group never joins two baseline
+/// clusters unless `rules.allow_merges` (a must-link included), so a new
+/// record that bridges two clusters joins the one it matches strongest
+/// (edges are taken strongest first). New clusters get ids from
+/// `rules.next_match_id` on, in order of their first new record.
 pub fn cluster_incremental<F>(
     baseline_ids: &[u64],
     n_new: usize,
     scored: &[ScoredPair],
     options: &ClusterOptions,
-    allow_merges: bool,
-    next_match_id: u64,
+    constraints: &Constraints,
+    rules: BaselineRules,
     score: F,
 ) -> IncrementalClustering
 where
@@ -354,14 +378,16 @@ where
             }
         }
     }
-    let merges = agg.run(scored, options, |_, _, aa, ab| allow_merges || aa.is_empty() || ab.is_empty());
+    let allow_merges = rules.allow_merges;
+    let mut merges = agg.constrain(constraints, allow_merges);
+    merges.extend(agg.run(scored, options, |_, _, aa, ab| allow_merges || aa.is_empty() || ab.is_empty()));
     let mut out = IncrementalClustering {
         match_ids: vec![u64::MAX; n_new],
         confidence: vec![0.0; n_new],
         status: vec![MatchStatus::NewUnique; n_new],
         best_baseline: vec![None; n_new],
         merges,
-        next_match_id,
+        next_match_id: rules.next_match_id,
     };
     let mut new_ids: HashMap<u32, u64> = HashMap::new();
     for x in nb as u32..n as u32 {
@@ -401,6 +427,10 @@ mod tests {
 
     fn opts(threshold: f32) -> ClusterOptions {
         ClusterOptions { threshold, one_per_source: false, max_cluster_size: 1000 }
+    }
+
+    fn rules(allow_merges: bool, next_match_id: u64) -> BaselineRules {
+        BaselineRules { allow_merges, next_match_id }
     }
 
     fn sp(a: u32, b: u32, score: f32) -> ScoredPair {
@@ -489,11 +519,12 @@ mod tests {
 
     #[test]
     fn incremental_keeps_baseline_ids_and_joins_the_stronger_cluster() {
+        let none = Constraints::default();
         // Baseline: 0,1 in cluster 7; 2 in cluster 9. New: 3 and 4, 5.
         let baseline = [7, 7, 9];
         let pairs = [sp(3, 0, 0.95), sp(3, 1, 0.9), sp(3, 2, 0.97), sp(4, 5, 0.9)];
         let score = |a: u32, b: u32| if (a, b) == (0, 2) || (a, b) == (1, 2) { 0.0 } else { 0.9 };
-        let c = cluster_incremental(&baseline, 3, &pairs, &opts(0.5), false, 10, score);
+        let c = cluster_incremental(&baseline, 3, &pairs, &opts(0.5), &none, rules(false, 10), score);
         // 3 bridges 7 and 9: it joins 9 (its strongest single link), no merge.
         assert_eq!(c.match_ids, vec![9, 10, 10]);
         assert_eq!(
@@ -504,16 +535,37 @@ mod tests {
         assert!(c.merges.is_empty());
         assert_eq!(c.next_match_id, 11);
         // With merges allowed and every cross pair likely, the clusters merge, reported.
-        let c = cluster_incremental(&baseline, 3, &pairs, &opts(0.5), true, 10, |_, _| 0.9);
+        let c = cluster_incremental(&baseline, 3, &pairs, &opts(0.5), &none, rules(true, 10), |_, _| 0.9);
         assert_eq!(c.match_ids[0], 7);
         assert_eq!(c.merges, vec![(7, 9)]);
     }
 
     #[test]
     fn incremental_lone_new_record_is_unique() {
-        let c = cluster_incremental(&[0, 1], 1, &[sp(2, 0, 0.2)], &opts(0.5), false, 2, |_, _| 0.0);
+        let none = Constraints::default();
+        let c =
+            cluster_incremental(&[0, 1], 1, &[sp(2, 0, 0.2)], &opts(0.5), &none, rules(false, 2), |_, _| 0.0);
         assert_eq!(c.match_ids, vec![2]);
         assert_eq!(c.status, vec![MatchStatus::NewUnique]);
         assert!((c.confidence[0] - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn incremental_labels_hold_without_merging_baseline_clusters() {
+        // Baseline clusters 7 = {0} and 9 = {1}; new records 2 and 3.
+        // The model says 2 ≈ 0 and 3 is unlike everything; labels say
+        // 2 ≠ 0, 3 = 1, and 2 = 1 = 0 would merge 7 and 9.
+        let pairs = [sp(2, 0, 0.99), sp(2, 3, 0.1)];
+        let labels = Constraints {
+            must: vec![CandidatePair::new(3, 1), CandidatePair::new(2, 1), CandidatePair::new(2, 0)],
+            cannot: vec![CandidatePair::new(2, 0)],
+        };
+        let c = cluster_incremental(&[7, 9], 2, &pairs, &opts(0.5), &labels, rules(false, 10), |_, _| 0.0);
+        // 3 and 2 join 9 (their first must-links); 2 = 0 would merge 7 and 9.
+        assert_eq!(c.match_ids, vec![9, 9]);
+        assert!(c.merges.is_empty());
+        let c = cluster_incremental(&[7, 9], 2, &pairs, &opts(0.5), &labels, rules(true, 10), |_, _| 0.0);
+        assert_eq!(c.match_ids, vec![7, 7]);
+        assert_eq!(c.merges, vec![(7, 9)]);
     }
 }

@@ -6,14 +6,30 @@
 //!
 //! The estimate is held out: the labeled pairs are dealt into five folds
 //! and each fold is scored by a model fitted on the other four, with the
-//! features and the threshold of the model evaluated.
+//! features and the threshold of the model evaluated. Only pairs the run
+//! could pair count (for a link, pairs across the two tables).
+//!
+//! Labeled pairs are not a random sample of the data's pairs (labeling
+//! sets gather look-alikes; active learning seeks the hardest), so the
+//! figures on them say how the model does on hard pairs, not on the data.
+//! [`DataEstimate`] corrects for that. The data's candidate pairs are
+//! scored and clustered as a run would, and put in strata by score bin and
+//! by whether clustering joins them (a predicted match) or not; each
+//! stratum's match rate is taken from the held-out labeled pairs in it
+//! (shrunk toward the model's own probability where labels are few); and
+//! recall is scaled by what blocking reaches ([`Reach`]), since a match
+//! blocking misses is predicted only when clustering joins it through
+//! other records. (A logistic calibration of label on score, tried
+//! instead of the strata, cannot follow the non-monotone rate of pairs
+//! that score high but that clustering keeps apart.)
 
 use serde::Serialize;
 
-use crate::block::{Blocking, Mode};
+use crate::block::{sample_mask, Blocking, Mode};
 use crate::compare::{CandidatePair, ComparePlan};
 use crate::error::{Error, Result};
 use crate::explain::part_of;
+use crate::matcher::{Matcher, NoProgress};
 use crate::model::{held_out_probabilities, MatchModel};
 use crate::record::Records;
 
@@ -30,9 +46,24 @@ pub struct Confusion {
     pub true_non_matches: usize,
 }
 
+/// Precision, recall and F1 on the data (see the module documentation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct DataEstimate {
+    /// Estimated precision of the predicted pairs.
+    pub precision: f64,
+    /// Estimated recall of the true pairs, blocking's losses included.
+    pub recall: f64,
+    /// Their harmonic mean.
+    pub f1: f64,
+    /// Candidate pairs the estimate is over (a sample of the data's).
+    pub candidate_pairs: usize,
+}
+
 /// A held-out quality estimate.
 #[derive(Clone, Debug, Serialize)]
 pub struct Evaluation {
+    /// Precision, recall and F1 on the data.
+    pub estimate: DataEstimate,
     /// Labeled pairs scored (out of fold).
     pub pairs: usize,
     /// Of which labeled matches.
@@ -71,15 +102,24 @@ pub fn evaluate(
 ) -> Result<Evaluation> {
     let def = &model.definition;
     let plan = ComparePlan::new(def);
+    let sources = records.sources();
+    let labeled: Vec<(CandidatePair, bool)> = labeled
+        .iter()
+        .copied()
+        .filter(|(p, _)| mode.allows(sources[p.a as usize], sources[p.b as usize]))
+        .collect();
     let pairs: Vec<CandidatePair> = labeled.iter().map(|(p, _)| *p).collect();
     let is_match: Vec<bool> = labeled.iter().map(|(_, m)| *m).collect();
     let features = plan.compare_all(records, &pairs);
-    let mut scored: Vec<(f64, bool)> =
-        held_out_probabilities(&features, &is_match)?.into_iter().map(|(i, p)| (p, is_match[i])).collect();
-    let matches = scored.iter().filter(|(_, m)| *m).count();
-    if matches == 0 || matches == scored.len() {
+    if !is_match.iter().any(|&m| m) || is_match.iter().all(|&m| m) {
         return Err(Error::training("evaluation needs labeled matches and non-matches"));
     }
+    let held_out_pairs: Vec<(CandidatePair, f64, bool)> = held_out_probabilities(&features, &is_match)?
+        .into_iter()
+        .map(|(i, p)| (pairs[i], p, is_match[i]))
+        .collect();
+    let mut scored: Vec<(f64, bool)> = held_out_pairs.iter().map(|&(_, p, m)| (p, m)).collect();
+    let matches = scored.iter().filter(|(_, m)| *m).count();
     let threshold = model.threshold();
     let mut confusion = Confusion::default();
     for &(p, m) in &scored {
@@ -123,16 +163,39 @@ pub fn evaluate(
         entry.1 /= total;
     }
     importance.sort_by(|x, y| y.1.total_cmp(&x.1));
-    // Blocking recall: the labeled records' candidates.
-    let mut queried = vec![false; records.len()];
+    // The data's candidate pairs: of a sample of records and of every
+    // labeled one (so blocking recall is read off them too), scored and
+    // clustered as a run would.
+    let mut queried = sample_mask(records.len(), POPULATION_SAMPLE);
     for p in &pairs {
         queried[p.a as usize] = true;
         queried[p.b as usize] = true;
     }
-    let (candidates, _) = Blocking::new(def).candidates_of(records, def, mode, Some(&queried))?;
-    let blocked_matches = labeled.iter().filter(|(p, m)| *m && candidates.binary_search(p).is_ok()).count();
+    let (population, _) = Blocking::new(def).candidates_of(records, def, mode, Some(&queried))?;
+    let matcher = Matcher::new(model.clone(), &NoProgress);
+    let scored_population = matcher.score_pairs(records, &population);
+    let ids = matcher.cluster(records, &scored_population, mode).match_ids;
+    let joined = |p: &CandidatePair| ids[p.a as usize] == ids[p.b as usize];
+    let is_candidate = |p: &CandidatePair| population.binary_search(p).is_ok();
+    let blocked_matches = labeled.iter().filter(|(p, m)| *m && is_candidate(p)).count();
     let total_matches = labeled.iter().filter(|(_, m)| *m).count();
+    let blocking_recall = blocked_matches as f64 / total_matches.max(1) as f64;
+    // Labeled matches blocking missed that clustering joins anyway (through
+    // other members of their cluster).
+    let unblocked: Vec<bool> =
+        labeled.iter().filter(|(p, m)| *m && !is_candidate(p)).map(|(p, _)| joined(p)).collect();
+    let population: Vec<(f32, bool)> = scored_population.iter().map(|s| (s.score, joined(&s.pair))).collect();
+    let held_out: Vec<(f64, bool, bool)> = held_out_pairs
+        .iter()
+        .filter(|(p, _, _)| is_candidate(p))
+        .map(|(p, h, m)| (*h, *m, joined(p)))
+        .collect();
+    let reach = Reach {
+        blocking_recall,
+        joined_anyway: unblocked.iter().filter(|&&j| j).count() as f64 / unblocked.len().max(1) as f64,
+    };
     Ok(Evaluation {
+        estimate: data_estimate(&population, &held_out, threshold, reach),
         pairs: scored.len(),
         matches,
         threshold,
@@ -145,8 +208,91 @@ pub fn evaluate(
         confusion,
         column_importance: importance,
         blocked_matches,
-        blocking_recall: blocked_matches as f64 / total_matches.max(1) as f64,
+        blocking_recall,
     })
+}
+
+/// How many records' candidate pairs the data estimate is taken over.
+const POPULATION_SAMPLE: usize = 50_000;
+/// Score bins span this many logit units (1 left too few labels per
+/// stratum at 100 labeled records).
+const BIN_WIDTH: f64 = 2.0;
+/// Bins reach this many widths either side of the threshold (the outer
+/// ones take everything beyond).
+const BINS_PER_SIDE: i64 = 5;
+/// A bin's match rate counts the model's mean probability in it as this
+/// many labeled pairs.
+const PRIOR_PAIRS: f64 = 1.0;
+
+/// What blocking reaches, from the labeled matches.
+#[derive(Clone, Copy, Debug)]
+pub struct Reach {
+    /// Share of matches blocking makes candidates.
+    pub blocking_recall: f64,
+    /// Share of the others that clustering joins all the same, through
+    /// other members of their cluster.
+    pub joined_anyway: f64,
+}
+
+/// The data estimate from the data's candidate pairs (`population`: the
+/// model's probability, and whether clustering joins the pair), the
+/// labeled pairs among them (`labeled`: held-out probability, label,
+/// joined), the threshold (bins are aligned on it) and what blocking
+/// reaches.
+pub fn data_estimate(
+    population: &[(f32, bool)],
+    labeled: &[(f64, bool, bool)],
+    threshold: f32,
+    reach: Reach,
+) -> DataEstimate {
+    let logit = |p: f64| {
+        let p = p.clamp(1e-9, 1.0 - 1e-9);
+        (p / (1.0 - p)).ln()
+    };
+    let edge = logit(threshold as f64);
+    let bins = 2 * BINS_PER_SIDE as usize;
+    // Stratum: score bin, then joined or not.
+    let stratum = |p: f64, joined: bool| -> usize {
+        let bin = (((logit(p) - edge) / BIN_WIDTH).floor() as i64).clamp(-BINS_PER_SIDE, BINS_PER_SIDE - 1)
+            + BINS_PER_SIDE;
+        bin as usize + if joined { bins } else { 0 }
+    };
+    let (mut count, mut model_sum) = (vec![0.0f64; 2 * bins], vec![0.0f64; 2 * bins]);
+    for &(p, joined) in population {
+        let s = stratum(p as f64, joined);
+        count[s] += 1.0;
+        model_sum[s] += p as f64;
+    }
+    let (mut seen, mut seen_matches) = (vec![0.0f64; 2 * bins], vec![0.0f64; 2 * bins]);
+    for &(p, m, joined) in labeled {
+        let s = stratum(p, joined);
+        seen[s] += 1.0;
+        seen_matches[s] += f64::from(u8::from(m));
+    }
+    let (mut tp, mut fp, mut missed) = (0.0, 0.0, 0.0);
+    for s in 0..2 * bins {
+        if count[s] == 0.0 {
+            continue;
+        }
+        let prior = model_sum[s] / count[s];
+        let rate = (seen_matches[s] + PRIOR_PAIRS * prior) / (seen[s] + PRIOR_PAIRS);
+        if s >= bins {
+            tp += count[s] * rate;
+            fp += count[s] * (1.0 - rate);
+        } else {
+            missed += count[s] * rate;
+        }
+    }
+    // Matches blocking never offered: (offered) × (1 / recall − 1), of
+    // which clustering joins some through other members.
+    let offered = tp + missed;
+    let unoffered =
+        if reach.blocking_recall > 0.0 { offered * (1.0 / reach.blocking_recall - 1.0) } else { offered };
+    tp += unoffered * reach.joined_anyway;
+    let precision = if tp + fp > 0.0 { tp / (tp + fp) } else { 1.0 };
+    let recall = if offered + unoffered > 0.0 { tp / (offered + unoffered) } else { 1.0 };
+    let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+    DataEstimate { precision, recall, f1, candidate_pairs: population.len() }
 }
 
 /// Precision, recall and F1 from true positives, predicted and actual positives.
@@ -155,4 +301,41 @@ fn prf(tp: usize, predicted: usize, actual: usize) -> (f64, f64, f64) {
     let r = if actual == 0 { 1.0 } else { tp as f64 / actual as f64 };
     let f = if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) };
     (p, r, f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_estimate_weighs_labels_by_how_common_their_scores_are() {
+        // Labels sit near the threshold, where the model is wrong half the
+        // time; the data is mostly sure pairs, which the model gets right.
+        let labeled: Vec<(f64, bool, bool)> =
+            (0..40).map(|i| (if i % 2 == 0 { 0.55 } else { 0.45 }, i % 4 < 2, i % 2 == 0)).collect();
+        let mut population = vec![(0.999f32, true); 900];
+        population.extend(vec![(0.001f32, false); 9000]);
+        population.extend(vec![(0.55f32, true); 10]);
+        population.extend(vec![(0.45f32, false); 10]);
+        let all = Reach { blocking_recall: 1.0, joined_anyway: 0.0 };
+        let e = data_estimate(&population, &labeled, 0.5, all);
+        assert!(e.precision > 0.98 && e.precision < 1.0, "{e:?}");
+        assert!(e.recall > 0.98 && e.recall < 1.0, "{e:?}");
+        // Blocking that finds half the matches halves recall, unless
+        // clustering joins the others anyway.
+        let half =
+            data_estimate(&population, &labeled, 0.5, Reach { blocking_recall: 0.5, joined_anyway: 0.0 });
+        assert!((half.recall - e.recall / 2.0).abs() < 1e-9, "{half:?}");
+        let joined =
+            data_estimate(&population, &labeled, 0.5, Reach { blocking_recall: 0.5, joined_anyway: 1.0 });
+        assert!(joined.recall > e.recall, "{joined:?}");
+        // Pairs above the threshold that clustering keeps apart (one to
+        // one) are neither predicted nor, if labels say so, missed.
+        let mut apart = population.clone();
+        apart.extend(vec![(0.999f32, false); 300]);
+        let mut labeled = labeled.clone();
+        labeled.extend(vec![(0.999, false, false); 30]);
+        let kept_apart = data_estimate(&apart, &labeled, 0.5, all);
+        assert!((kept_apart.f1 - e.f1).abs() < 0.015, "{kept_apart:?} vs {e:?}");
+    }
 }

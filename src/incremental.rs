@@ -22,10 +22,12 @@ use rayon::prelude::*;
 use crate::baseline::Baseline;
 use crate::block::keys::record_keys;
 use crate::block::{Blocking, Mode};
-use crate::cluster::{cluster_incremental, ClusterOptions, IncrementalClustering, MatchStatus};
+use crate::cluster::{
+    cluster_incremental, BaselineRules, ClusterOptions, IncrementalClustering, MatchStatus,
+};
 use crate::compare::CandidatePair;
 use crate::error::{Error, Result};
-use crate::matcher::{MatchStats, Matcher, MATCH_CONFIDENCE, MATCH_ID};
+use crate::matcher::{MatchStats, Matcher, MATCH_CONFIDENCE, MATCH_ID, MAX_CLUSTER_SIZE};
 use crate::read::Table;
 use crate::record::{RecordId, Records};
 
@@ -33,8 +35,6 @@ use crate::record::{RecordId, Records};
 pub const MATCH_STATUS: &str = "match_status";
 /// Output column with the baseline record an `existing` row matched best.
 pub const MATCHED_BASELINE_KEY: &str = "matched_baseline_key";
-/// No cluster grows beyond this many records.
-const MAX_CLUSTER_SIZE: usize = 500;
 
 /// The result of matching new records against a baseline.
 #[derive(Clone, Debug)]
@@ -61,7 +61,9 @@ impl IncrementalOutput {
 /// neighbours, ranked as in batch blocking, and the stored index's when
 /// keys find too few), and the other members of their clusters, are read;
 /// everything else stays on disk. So the cost follows the new file, not
-/// the baseline.
+/// the baseline. With `enforce_provided_labels`, the model's labels hold
+/// as in batch runs (see [`crate::cluster::cluster_incremental`]): the
+/// baseline records they tie to new records are read as well.
 pub fn match_new(
     matcher: &Matcher<'_>,
     baseline: &Baseline,
@@ -125,6 +127,18 @@ pub fn match_new(
         neighbours.push((id as RecordId, rows));
     }
     let mut rows: Vec<u32> = neighbours.iter().flat_map(|(_, rows)| rows.iter().copied()).collect();
+    if def.tuning.enforce_provided_labels {
+        // The baseline records labels tie to new records are read too, so
+        // the labels hold even where blocking would not pair them.
+        let new_keys: HashSet<&str> = fresh.keys().iter().map(String::as_str).collect();
+        for l in &model.labels {
+            for (mine, other) in [(&l.left, &l.right), (&l.right, &l.left)] {
+                if new_keys.contains(mine.as_str()) && !new_keys.contains(other.as_str()) {
+                    rows.extend(reader.primary_key_rows(other));
+                }
+            }
+        }
+    }
     rows.sort_unstable();
     rows.dedup();
     let rows = reader.with_cluster_members(&rows)?;
@@ -163,13 +177,15 @@ pub fn match_new(
     let threshold = model.threshold();
     let options = ClusterOptions { threshold, one_per_source: false, max_cluster_size: MAX_CLUSTER_SIZE };
     let next_match_id = baseline.manifest().next_match_id;
+    let rules = BaselineRules { allow_merges, next_match_id };
+    let constraints = matcher.constraints(&records);
     let clustering = cluster_incremental(
         &baseline_ids,
         records.len() - nb,
         &scored,
         &options,
-        allow_merges,
-        next_match_id,
+        &constraints,
+        rules,
         matcher.scorer(&records),
     );
     seconds.push(("cluster".to_string(), clock.elapsed().as_secs_f64()));

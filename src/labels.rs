@@ -275,10 +275,14 @@ pub struct ModelScores {
     pub threshold: f32,
 }
 
-/// Of the sets built around pairs a model is unsure of, one in this many
-/// is built around a likely match instead, so every round also confirms
-/// what the model believes.
-const LIKELY_MATCH_EVERY: usize = 4;
+/// Where a labeling set starts: one record, or a pair.
+type Start = (RecordId, Option<RecordId>);
+
+/// With a model, sets start in turn from: a pair it is unsure of, a random
+/// record (exploring where the model may be confidently wrong), another
+/// unsure pair, and a random likely match (confirming what it believes).
+/// Indexes into the queues of [`active_starts`].
+const ACTIVE_PATTERN: [usize; 4] = [0, 1, 0, 2];
 
 /// Groups of records for a person to label. No record is in two sets and
 /// no record `request.labeled` marks is in any.
@@ -286,11 +290,11 @@ const LIKELY_MATCH_EVERY: usize = 4;
 /// - Without `scores`: each set starts from a random record with
 ///   candidates and takes its few most similar candidates (idf cosine of
 ///   all words), then theirs, breadth first, up to `set_size`.
-/// - With `scores` (active learning): each set starts from a candidate
-///   pair the model is least sure about (probability nearest its
-///   threshold, in logit space), every [`LIKELY_MATCH_EVERY`]th from a
-///   random likely match instead; it then grows the same way, by
-///   probability. Labels near the decision boundary move it most.
+/// - With `scores` (active learning): sets start in turn as
+///   [`ACTIVE_PATTERN`] says, most from the candidate pairs the model is
+///   least sure about (probability nearest its threshold, in logit space),
+///   where labels move the decision boundary most; they grow the same
+///   way, by probability.
 pub fn generate_sets(
     records: &Records,
     candidates: &[CandidatePair],
@@ -311,63 +315,80 @@ pub fn generate_sets(
         list.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
     }
     let mut rng = Rng::new(request.seed);
-    let starts: Vec<(RecordId, Option<RecordId>)> = match scores {
-        None => {
-            let mut order: Vec<RecordId> =
-                (0..n as RecordId).filter(|&i| !neighbours[i as usize].is_empty()).collect();
-            rng.shuffle(&mut order);
-            order.into_iter().map(|r| (r, None)).collect()
-        }
-        Some(s) => uncertain_starts(candidates, s, &mut rng),
+    let mut random: Vec<RecordId> =
+        (0..n as RecordId).filter(|&i| !neighbours[i as usize].is_empty()).collect();
+    rng.shuffle(&mut random);
+    let random: Vec<Start> = random.into_iter().map(|r| (r, None)).collect();
+    let (queues, pattern): (Vec<Vec<Start>>, &[usize]) = match scores {
+        None => (vec![random], &[0]),
+        Some(s) => (active_starts(candidates, s, random, &mut rng), &ACTIVE_PATTERN),
     };
     let mut used: Vec<bool> = (0..n).map(|i| request.labeled.get(i).copied().unwrap_or(false)).collect();
-    let set_size = request.set_size;
+    let mut cursor = vec![0usize; queues.len()];
     let mut out = Vec::new();
-    for (first, second) in starts {
-        if out.len() == request.sets {
-            break;
-        }
-        if used[first as usize] || second.is_some_and(|s| used[s as usize]) {
-            continue;
-        }
-        // A few neighbours of each member, breadth first: the group then
-        // spans several nearby entities, not one record's whole
-        // neighbourhood.
-        let per_record = (set_size / 3).max(2);
-        let mut group: Vec<RecordId> = std::iter::once(first).chain(second).collect();
-        let mut frontier = 0;
-        while group.len() < set_size && frontier < group.len() {
-            let from = group[frontier] as usize;
-            let mut taken = 0;
-            for &(_, other) in &neighbours[from] {
-                if group.len() == set_size || taken == per_record {
-                    break;
+    'sets: while out.len() < request.sets {
+        // The pattern's queue, or any other once it runs dry.
+        let preferred = pattern[out.len() % pattern.len()];
+        for q in std::iter::once(preferred).chain(0..queues.len()) {
+            while let Some(&(first, second)) = queues[q].get(cursor[q]) {
+                cursor[q] += 1;
+                if used[first as usize] || second.is_some_and(|s| used[s as usize]) {
+                    continue;
                 }
-                if !used[other as usize] && !group.contains(&other) {
-                    group.push(other);
-                    taken += 1;
+                let group = grow(first, second, &neighbours, &used, request.set_size);
+                if group.len() >= 2 {
+                    for &r in &group {
+                        used[r as usize] = true;
+                    }
+                    out.push(group);
+                    continue 'sets;
                 }
             }
-            frontier += 1;
         }
-        if group.len() >= 2 {
-            for &r in &group {
-                used[r as usize] = true;
-            }
-            out.push(group);
-        }
+        break;
     }
     out
 }
 
-/// Candidate pairs by how unsure the model is of them, most unsure first
-/// (ties in random order), with a random likely match every
-/// [`LIKELY_MATCH_EVERY`] places.
-fn uncertain_starts(
+/// A set from its start: a few neighbours of each member, breadth first,
+/// so the group spans several nearby entities, not one record's whole
+/// neighbourhood.
+fn grow(
+    first: RecordId,
+    second: Option<RecordId>,
+    neighbours: &[Vec<(f32, RecordId)>],
+    used: &[bool],
+    set_size: usize,
+) -> Vec<RecordId> {
+    let per_record = (set_size / 3).max(2);
+    let mut group: Vec<RecordId> = std::iter::once(first).chain(second).collect();
+    let mut frontier = 0;
+    while group.len() < set_size && frontier < group.len() {
+        let from = group[frontier] as usize;
+        let mut taken = 0;
+        for &(_, other) in &neighbours[from] {
+            if group.len() == set_size || taken == per_record {
+                break;
+            }
+            if !used[other as usize] && !group.contains(&other) {
+                group.push(other);
+                taken += 1;
+            }
+        }
+        frontier += 1;
+    }
+    group
+}
+
+/// The queues of [`ACTIVE_PATTERN`]: candidate pairs by how unsure the
+/// model is of them, most unsure first (ties in random order); `random`
+/// records; likely matches in random order.
+fn active_starts(
     candidates: &[CandidatePair],
     scores: &ModelScores,
+    random: Vec<Start>,
     rng: &mut Rng,
-) -> Vec<(RecordId, Option<RecordId>)> {
+) -> Vec<Vec<Start>> {
     let logit = |p: f32| {
         let p = p.clamp(1e-6, 1.0 - 1e-6) as f64;
         (p / (1.0 - p)).ln()
@@ -375,23 +396,16 @@ fn uncertain_starts(
     let boundary = logit(scores.threshold);
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     rng.shuffle(&mut order);
-    let mut likely: Vec<usize> =
+    let likely: Vec<usize> =
         order.iter().copied().filter(|&i| scores.probabilities[i] >= scores.threshold).collect();
-    likely.reverse();
     order.sort_by(|&x, &y| {
         let distance = |i: usize| (logit(scores.probabilities[i]) - boundary).abs();
         distance(x).total_cmp(&distance(y))
     });
-    let mut starts = Vec::with_capacity(order.len() + likely.len());
-    for (k, i) in order.into_iter().enumerate() {
-        if k % LIKELY_MATCH_EVERY == LIKELY_MATCH_EVERY - 1 {
-            if let Some(j) = likely.pop() {
-                starts.push(j);
-            }
-        }
-        starts.push(i);
-    }
-    starts.into_iter().map(|i| (candidates[i].a, Some(candidates[i].b))).collect()
+    let pairs = |idx: Vec<usize>| -> Vec<Start> {
+        idx.into_iter().map(|i| (candidates[i].a, Some(candidates[i].b))).collect()
+    };
+    vec![pairs(order), random, pairs(likely)]
 }
 
 /// Write labeling sets as a FindMatches labeling file: `labeling_set_id`,

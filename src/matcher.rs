@@ -35,7 +35,7 @@ pub const MATCH_CONFIDENCE: &str = "match_confidence_score";
 /// Output column naming each row's input table (link).
 pub const SOURCE: &str = "source";
 /// No cluster grows beyond this many records.
-const MAX_CLUSTER_SIZE: usize = 500;
+pub const MAX_CLUSTER_SIZE: usize = 500;
 
 /// Receives progress from long stages; the CLI draws bars with it.
 pub trait Progress: Sync {
@@ -154,20 +154,7 @@ impl<'p> Matcher<'p> {
         lap("compare_score", &mut clock);
         self.progress.stage("cluster", 0);
         let threshold = self.model.threshold();
-        let options = ClusterOptions {
-            threshold,
-            one_per_source: mode == Mode::Link && def.tuning.link_one_to_one,
-            max_cluster_size: MAX_CLUSTER_SIZE,
-        };
-        let constraints = self.constraints(&records);
-        let clustering = cluster::cluster_constrained(
-            records.len(),
-            records.sources(),
-            &scored,
-            &options,
-            &constraints,
-            self.scorer(&records),
-        );
+        let clustering = self.cluster(&records, &scored, mode);
         lap("cluster", &mut clock);
         let stats = MatchStats {
             records: records.len(),
@@ -182,10 +169,31 @@ impl<'p> Matcher<'p> {
         Ok(MatchOutput { records, clustering, pairs: scored, stats })
     }
 
+    /// Cluster `records` from their scored candidate pairs, as a `mode` run
+    /// does: at the model's threshold, one record per table in a cluster
+    /// when linking one to one, labels held when the tuning enforces them.
+    pub fn cluster(&self, records: &Records, scored: &[ScoredPair], mode: Mode) -> Clustering {
+        let def = &self.model.definition;
+        let options = ClusterOptions {
+            threshold: self.model.threshold(),
+            one_per_source: mode == Mode::Link && def.tuning.link_one_to_one,
+            max_cluster_size: MAX_CLUSTER_SIZE,
+        };
+        let constraints = self.constraints(records);
+        cluster::cluster_constrained(
+            records.len(),
+            records.sources(),
+            scored,
+            &options,
+            &constraints,
+            self.scorer(records),
+        )
+    }
+
     /// The model's labels among `records`, as clustering constraints, when
     /// its tuning says to enforce them (else none). Labels naming records
     /// that are not here are left out.
-    fn constraints(&self, records: &Records) -> Constraints {
+    pub fn constraints(&self, records: &Records) -> Constraints {
         let mut constraints = Constraints::default();
         if !self.model.definition.tuning.enforce_provided_labels || self.model.labels.is_empty() {
             return constraints;

@@ -38,6 +38,8 @@ fn the_estimate_is_consistent_and_close_to_the_real_f1() {
     truth.retain(|k, _| pred.contains_key(k));
     let (_, _, real) = pairwise_f1(&pred, &truth);
     assert!((n("f1") - real).abs() <= 0.03, "estimate {} vs real {real}", n("f1"));
+    let data = e["estimate"]["f1"].as_f64().unwrap();
+    assert!((data - real).abs() <= 0.03, "data estimate {data} vs real {real}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use findmatches::baseline::{Baseline, LOCK_FILE, MANIFEST_FILE};
 
-use crate::util::{column_map, pairwise_f1, read_csv, Workdir};
+use crate::util::{column_map, pairwise_f1, read_csv, words, Workdir};
 
 /// Generated people split into a 60% baseline and four 10% increments,
 /// plus the whole file (same rows, same order) and the truth.
@@ -378,4 +378,55 @@ fn a_baseline_that_uses_the_index_stores_and_queries_one_per_generation() {
     std::fs::write(&meta, &text[..text.len() / 2]).unwrap();
     let err = wd.fails(&["incremental", "--baseline", "fm", "--input", "inc2.csv", "-o", "o2.csv"], 1);
     assert!(err.contains("g000002.index/meta.json") && err.contains("bytes"), "{err}");
+}
+
+#[test]
+fn enforced_labels_hold_in_incremental_runs() {
+    let wd = Workdir::new();
+    split(&wd, "400");
+    let truth = column_map(&wd.path("truth.csv"), "customer_id", "entity_id");
+    let base: Vec<String> = read_csv(&wd.path("base.csv")).1.into_iter().map(|r| r[0].clone()).collect();
+    let new: Vec<String> = read_csv(&wd.path("inc1.csv")).1.into_iter().map(|r| r[0].clone()).collect();
+    // A new record and its baseline duplicate, labeled "not a match"; a
+    // new record and a baseline stranger, labeled "a match".
+    let (n, b) = new
+        .iter()
+        .find_map(|n| base.iter().find(|b| truth[*b] == truth[n]).map(|b| (n.clone(), b.clone())))
+        .unwrap();
+    let n2 = new.iter().find(|k| **k != n && !base.iter().any(|b| truth[b] == truth[*k])).unwrap().clone();
+    let b2 = base.iter().find(|k| **k != b).unwrap().clone();
+    wd.write("extra.csv", &format!("left_key,right_key,is_match\n{b},{n},0\n{n2},{b2},1\n"));
+    wd.ok(&words("init all.csv -o def.toml -q"));
+    let def = std::fs::read_to_string(wd.path("def.toml")).unwrap();
+    wd.write(
+        "enforce.toml",
+        &def.replace("enforce_provided_labels = false", "enforce_provided_labels = true"),
+    );
+    wd.ok(&words(
+        "label generate --config def.toml --input all.csv --answers truth.csv --sets 20 -o sets.csv -q",
+    ));
+    for (config, model) in [("def.toml", "free.json"), ("enforce.toml", "enforced.json")] {
+        let args = format!(
+            "train --config {config} --input all.csv --labels sets.csv --labels extra.csv -o {model} -q"
+        );
+        wd.ok(&words(&args));
+    }
+    wd.ok(&words("dedup --model enforced.json --input base.csv -o base_out.csv --baseline fm -q"));
+    let ids = baseline_ids(&wd);
+    let run = |model: &str, out: &str, dry: bool| {
+        let mut args = words("incremental --baseline fm --input inc1.csv -q").to_vec();
+        args.extend(["--model", model, "-o", out]);
+        if dry {
+            args.push("--dry-run");
+        }
+        wd.ok(&args);
+        column_map(&wd.path(out), "customer_id", "match_id")
+    };
+    // The same weights, so the same fingerprint; only the tuning differs.
+    let free = run("free.json", "free.csv", true);
+    assert_eq!(free[&n], ids[&b].to_string(), "the model alone should match {n} to {b}");
+    assert_ne!(free[&n2], ids[&b2].to_string());
+    let enforced = run("enforced.json", "enforced.csv", false);
+    assert_ne!(enforced[&n], ids[&b].to_string(), "labeled non-match {n},{b} was clustered together");
+    assert_eq!(enforced[&n2], ids[&b2].to_string(), "labeled match {n2},{b2} was split");
 }

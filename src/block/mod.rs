@@ -60,6 +60,16 @@ impl Mode {
     }
 }
 
+/// About `sample` of `n` records, marked, drawn by a hash of their
+/// position (the same for the same `n`); all when `n <= sample`.
+pub fn sample_mask(n: usize, sample: usize) -> Vec<bool> {
+    if n <= sample {
+        return vec![true; n];
+    }
+    let cut = (u64::MAX as f64 * sample as f64 / n as f64) as u64;
+    (0..n as u64).map(|i| i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) < cut).collect()
+}
+
 /// How many candidates each source gave.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BlockStats {
@@ -148,14 +158,10 @@ impl Blocking {
         mode: Mode,
         sample: usize,
     ) -> Result<Vec<CandidatePair>> {
-        let n = records.len();
-        if n <= sample {
+        if records.len() <= sample {
             return Ok(self.candidates(records, def, mode)?.0);
         }
-        let cut = (u64::MAX as f64 * sample as f64 / n as f64) as u64;
-        let queried: Vec<bool> =
-            (0..n as u64).map(|i| i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) < cut).collect();
-        Ok(self.candidates_of(records, def, mode, Some(&queried))?.0)
+        Ok(self.candidates_of(records, def, mode, Some(&sample_mask(records.len(), sample)))?.0)
     }
 
     /// The candidates of the records `queried` marks (each one's

@@ -42,13 +42,20 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     }
     let c = &e.confusion;
     let importance: Vec<String> = e.column_importance.iter().map(|(p, v)| format!("{p} {v:.2}")).collect();
+    let d = &e.estimate;
     print!(
-        "held-out estimate (5-fold cross-validation) over {} labeled pairs: {} matches, {} non-matches\n\
+        "estimated on the data ({} candidate pairs, weighted by the labels below): \
+         precision {:.3}, recall {:.3}, F1 {:.3}\n\
+         held-out estimate (5-fold cross-validation) over {} labeled pairs: {} matches, {} non-matches\n\
          \x20 at threshold {:.3}: precision {:.3}, recall {:.3}, F1 {:.3}\n\
          \x20 max F1 {:.3} (at threshold {:.3}); AUPRC {:.3}\n\
          \x20 confusion: {} matches found, {} missed, {} false matches, {} non-matches kept apart\n\
          \x20 blocking recall: {} of {} labeled matches are candidates ({:.3})\n\
          \x20 column importance: {}\n",
+        d.candidate_pairs,
+        d.precision,
+        d.recall,
+        d.f1,
         e.pairs,
         e.matches,
         e.pairs - e.matches,
