@@ -7,5 +7,6 @@ mod cmd_errors;
 mod cmd_evaluate;
 mod cmd_explain;
 mod cmd_incremental;
+mod cmd_kill;
 mod cmd_review;
 mod cmd_train_link;

@@ -120,3 +120,32 @@ pub fn column_map(path: &Path, key: &str, value: &str) -> HashMap<String, String
 pub fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
 }
+
+/// Kill trials at spread instants. `trial(delay)` starts a run, kills it
+/// after `delay` and checks what it left, returning whether that is the
+/// state from before the run (else after). Delays are spread over `span`;
+/// if all trials land on one side, more are made, later or earlier, until
+/// both sides are seen, so the trials straddle the commit whatever the
+/// machine's load. Returns (before, after) counts.
+pub fn spread_kills(
+    trials: u64,
+    span: std::time::Duration,
+    mut trial: impl FnMut(std::time::Duration) -> bool,
+) -> (u64, u64) {
+    // seen[1]: trials that left the state from before; seen[0]: after.
+    let mut seen = [0u64; 2];
+    for i in 0..trials {
+        seen[usize::from(trial(span * i as u32 / trials as u32))] += 1;
+    }
+    for extra in 1..=40u32 {
+        if seen[0] > 0 && seen[1] > 0 {
+            break;
+        }
+        // None after: kill later; none before: sooner.
+        let delay = if seen[0] == 0 { span * (extra + 1) } else { span / (2 << extra.min(16)) };
+        seen[usize::from(trial(delay))] += 1;
+    }
+    let (before, after) = (seen[1], seen[0]);
+    assert!(before > 0 && after > 0, "kills never landed on both sides: {before} before, {after} after");
+    (before, after)
+}
