@@ -206,14 +206,7 @@ fn kill_trials(wd: &Workdir, trials: u64) {
     spread_kills(trials, Duration::from_millis(250), |delay| {
         let _ = std::fs::remove_dir_all(wd.path("trial"));
         copy_dir(&wd.path("fm"), &wd.path("trial"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_findmatches"))
-            .args(["incremental", "--baseline", "trial", "--input", "inc1.csv", "-o", "o.csv", "-q"])
-            .current_dir(wd.path(""))
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        let _ = child.kill();
-        let _ = child.wait();
+        wd.killed(delay, &["incremental", "--baseline", "trial", "--input", "inc1.csv", "-o", "o.csv", "-q"]);
         let baseline = Baseline::open(&wd.path("trial")).expect("baseline opens after a kill");
         let (table, ids) = baseline.load().expect("baseline loads after a kill");
         let keys = table.keys("customer_id").expect("no record duplicated");

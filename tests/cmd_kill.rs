@@ -2,7 +2,6 @@
 //! the old content or the complete new content, never a part.
 //! (Baseline commits have their own trials in `cmd_incremental`.)
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::util::{spread_kills, words, Workdir};
@@ -22,14 +21,7 @@ fn kill_trials(wd: &Workdir, args: &[&str], target: &str, trials: u64) {
     let new = std::fs::read(&path).unwrap();
     spread_kills(trials, Duration::from_millis(span), |delay| {
         std::fs::write(&path, OLD).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_findmatches"))
-            .args(args)
-            .current_dir(wd.path(""))
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        let _ = child.kill();
-        let _ = child.wait();
+        wd.killed(delay, args);
         let now = std::fs::read(&path).unwrap();
         assert!(
             now == OLD || now == new,

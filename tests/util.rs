@@ -33,6 +33,18 @@ impl Workdir {
             .expect("run findmatches")
     }
 
+    /// Start findmatches with `args` and kill it (SIGKILL) after `delay`.
+    pub fn killed(&self, delay: std::time::Duration, args: &[&str]) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_findmatches"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .spawn()
+            .expect("start findmatches");
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     /// Run and insist on success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
