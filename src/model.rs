@@ -33,6 +33,8 @@ const FOLDS: usize = 5;
 const THRESHOLD_BOUNDS: (f32, f32) = (0.05, 0.95);
 /// Width, in logit units, of the bins of the valley search.
 const VALLEY_BIN: f64 = 0.5;
+/// A bin within this factor of the emptiest counts as the valley floor.
+const VALLEY_SLACK: f64 = 1.5;
 
 /// Fit a logistic regression; returns (weights, intercept) for P(match).
 /// Out-of-fold match probabilities of labeled feature vectors: the rows
@@ -95,12 +97,18 @@ pub fn valley_threshold(range: (f32, f32), probabilities: &[f32]) -> f32 {
             counts[(((z - lo) / VALLEY_BIN) as usize).min(bins - 1)] += 1;
         }
     }
-    // Smooth over three bins, then take the middle of the lowest run.
-    let smooth: Vec<usize> =
-        (0..bins).map(|i| counts[i.saturating_sub(1)..(i + 2).min(bins)].iter().sum()).collect();
-    let min = smooth.iter().copied().min().unwrap_or(0);
-    let run: Vec<usize> = (0..bins).filter(|&i| smooth[i] == min).collect();
-    let i = run[run.len() / 2];
+    // Smooth: the mean over each bin and its neighbours (two at the
+    // edges). Then take the lowest bin about as empty as the emptiest
+    // (within VALLEY_SLACK): where the valley is flat, recall is taken,
+    // since clustering's average linkage still guards precision.
+    let smooth: Vec<f64> = (0..bins)
+        .map(|i| {
+            let window = &counts[i.saturating_sub(1)..(i + 2).min(bins)];
+            window.iter().sum::<usize>() as f64 / window.len() as f64
+        })
+        .collect();
+    let min = smooth.iter().copied().fold(f64::INFINITY, f64::min);
+    let i = (0..bins).find(|&i| smooth[i] <= min * VALLEY_SLACK + 1e-9).unwrap_or(0);
     sigmoid((lo + (i as f64 + 0.5) * VALLEY_BIN).min(hi)) as f32
 }
 
