@@ -159,12 +159,21 @@ fn kind_from_values(values: &[&str]) -> ColumnKind {
     ColumnKind::Text
 }
 
-fn is_unique_key(values: &StringArray) -> bool {
+/// The share of rows whose value is present and not seen in an earlier
+/// row (1 for a perfect key).
+fn unique_share(values: &StringArray) -> f64 {
     let mut seen = HashSet::with_capacity(values.len());
-    (0..values.len()).all(|i| {
-        !values.is_null(i) && !values.value(i).trim().is_empty() && seen.insert(values.value(i).trim())
-    })
+    let unique = (0..values.len())
+        .filter(|&i| {
+            !values.is_null(i) && !values.value(i).trim().is_empty() && seen.insert(values.value(i).trim())
+        })
+        .count();
+    unique as f64 / values.len().max(1) as f64
 }
+
+/// An id-like column this unique is still taken as the key, so its few
+/// empty or repeated values are reported (or skipped) as bad rows.
+const NEARLY_UNIQUE: f64 = 0.99;
 
 /// Infer a definition for `table`.
 pub fn infer(table: &Table) -> Result<TransformDef> {
@@ -174,12 +183,14 @@ pub fn infer(table: &Table) -> Result<TransformDef> {
         let w = header_words(h);
         w.last().is_some_and(|l| l == "id" || l == "key" || l == "uuid") || h.eq_ignore_ascii_case("id")
     };
-    let unique: Vec<usize> = (0..headers.len()).filter(|&i| is_unique_key(&columns[i])).collect();
+    let shares: Vec<f64> = columns.iter().map(unique_share).collect();
+    let unique: Vec<usize> = (0..headers.len()).filter(|&i| shares[i] == 1.0).collect();
     let key = unique
         .iter()
         .copied()
         .find(|&i| id_like(&headers[i]))
         .or_else(|| unique.first().copied())
+        .or_else(|| (0..headers.len()).find(|&i| id_like(&headers[i]) && shares[i] >= NEARLY_UNIQUE))
         .ok_or_else(|| {
             Error::data(
                 table.path(),

@@ -43,6 +43,51 @@ impl Format {
     }
 }
 
+/// What to do with a row that cannot be read (ragged, not UTF-8, a NUL
+/// byte) or keyed (an empty or repeated primary key).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BadRows {
+    /// Stop with an error naming the file, line and column.
+    #[default]
+    Fail,
+    /// Leave the row out and report it as a [`Rejected`] row. Of rows
+    /// sharing a key, the first is kept.
+    Skip,
+}
+
+/// A row left out under [`BadRows::Skip`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    /// The file.
+    pub path: PathBuf,
+    /// Where in it (line of a text file, row of a Parquet file; the
+    /// column when one is at fault).
+    pub position: Position,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// Write rejected rows as CSV (`file,line,row,column,problem`), atomically.
+pub fn write_rejects(path: &Path, rejects: &[Rejected]) -> Result<()> {
+    crate::write::atomic_write(path, |w| {
+        let mut out = csv::Writer::from_writer(w);
+        let err = |e: csv::Error| Error::data(path, Position::default(), e.to_string());
+        out.write_record(["file", "line", "row", "column", "problem"]).map_err(err)?;
+        for r in rejects {
+            let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+            out.write_record([
+                r.path.display().to_string(),
+                number(r.position.line),
+                number(r.position.row),
+                r.position.column.clone().unwrap_or_default(),
+                r.problem.clone(),
+            ])
+            .map_err(err)?;
+        }
+        out.flush().map_err(|e| Error::io(path, e))
+    })
+}
+
 /// A table of records: the data as arrow columns, plus where each row came
 /// from so errors can point at it.
 #[derive(Clone, Debug)]
@@ -58,12 +103,67 @@ impl Table {
         Table { name: name.into(), batch, lines: None }
     }
 
-    /// Read a CSV or Parquet file, by extension.
+    /// Read a CSV or Parquet file, by extension; any unreadable row is an
+    /// error.
     pub fn read(path: &Path) -> Result<Table> {
+        Ok(Table::read_rows(path, BadRows::Fail)?.0)
+    }
+
+    /// Read a CSV or Parquet file, by extension, with unreadable rows
+    /// handled as `policy` says; returns the rows left out.
+    pub fn read_rows(path: &Path, policy: BadRows) -> Result<(Table, Vec<Rejected>)> {
         match Format::of(path) {
-            Format::Parquet => read_parquet(path),
-            Format::Csv { delimiter } => read_csv(path, delimiter),
+            Format::Parquet => Ok((read_parquet(path)?, Vec::new())),
+            Format::Csv { delimiter } => read_csv(path, delimiter, policy),
         }
+    }
+
+    /// The table without the rows whose primary key (`column`) is empty or
+    /// repeats an earlier row's, under [`BadRows::Skip`]; under
+    /// [`BadRows::Fail`], the first such row is an error.
+    pub fn with_valid_keys(self, column: &str, policy: BadRows) -> Result<(Table, Vec<Rejected>)> {
+        if policy == BadRows::Fail {
+            self.keys(column)?;
+            return Ok((self, Vec::new()));
+        }
+        let values = self.strings(column)?;
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut keep = Vec::with_capacity(values.len());
+        let mut rejects = Vec::new();
+        for row in 0..values.len() {
+            let key = if values.is_null(row) { "" } else { values.value(row).trim() };
+            let problem = if key.is_empty() {
+                Some("empty primary key".to_string())
+            } else if !seen.insert(key) {
+                Some(format!("duplicate primary key '{key}' (an earlier row has it)"))
+            } else {
+                None
+            };
+            keep.push(problem.is_none());
+            if let Some(problem) = problem {
+                rejects.push(Rejected {
+                    path: self.name.clone(),
+                    position: self.position(row).with_column(column),
+                    problem,
+                });
+            }
+        }
+        if rejects.is_empty() {
+            return Ok((self, rejects));
+        }
+        let mask = arrow_array::BooleanArray::from(keep.clone());
+        let batch = arrow_select::filter::filter_record_batch(&self.batch, &mask)
+            .map_err(|e| Error::data(&self.name, Position::default(), e.to_string()))?;
+        let lines =
+            self.lines.map(|l| l.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(l, _)| l).collect());
+        if batch.num_rows() == 0 {
+            return Err(Error::data(
+                &self.name,
+                Position::default(),
+                "no records left after skipping bad rows",
+            ));
+        }
+        Ok((Table { name: self.name, batch, lines }, rejects))
     }
 
     /// The file (or name) the table came from.
@@ -178,12 +278,12 @@ fn to_strings(array: &ArrayRef) -> Option<StringArray> {
     })
 }
 
-fn read_csv(path: &Path, delimiter: u8) -> Result<Table> {
+fn read_csv(path: &Path, delimiter: u8, policy: BadRows) -> Result<(Table, Vec<Rejected>)> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(true)
-        .flexible(false)
+        .flexible(true)
         .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
     let header_record = reader.byte_headers().map_err(|e| csv_error(path, e))?.clone();
     if header_record.is_empty() || (header_record.len() == 1 && header_record[0].is_empty()) {
@@ -210,6 +310,7 @@ fn read_csv(path: &Path, delimiter: u8) -> Result<Table> {
     }
     let mut builders: Vec<StringBuilder> = headers.iter().map(|_| StringBuilder::new()).collect();
     let mut lines = Vec::new();
+    let mut rejects = Vec::new();
     let mut record = csv::ByteRecord::new();
     loop {
         match reader.read_byte_record(&mut record) {
@@ -218,37 +319,55 @@ fn read_csv(path: &Path, delimiter: u8) -> Result<Table> {
             Err(e) => return Err(csv_error(path, e)),
         }
         let line = record.position().map_or(0, |p| p.line());
+        if let Some((position, problem)) = row_problem(&record, &headers, line) {
+            match policy {
+                BadRows::Fail => return Err(Error::data(path, position, problem)),
+                BadRows::Skip => {
+                    rejects.push(Rejected { path: path.to_path_buf(), position, problem });
+                    continue;
+                }
+            }
+        }
         for (col, field) in record.iter().enumerate() {
-            if field.is_empty() {
-                builders[col].append_null();
-                continue;
+            match std::str::from_utf8(field) {
+                Ok(text) if !text.is_empty() => builders[col].append_value(text),
+                _ => builders[col].append_null(),
             }
-            let text = std::str::from_utf8(field).map_err(|e| {
-                Error::data(
-                    path,
-                    Position::line(line).with_column(&headers[col]),
-                    format!("not valid UTF-8 (byte {} of the field)", e.valid_up_to() + 1),
-                )
-            })?;
-            if text.contains('\0') {
-                return Err(Error::data(
-                    path,
-                    Position::line(line).with_column(&headers[col]),
-                    "contains a NUL byte",
-                ));
-            }
-            builders[col].append_value(text);
         }
         lines.push(line);
     }
     if lines.is_empty() {
-        return Err(Error::data(path, Position::line(1), "no records: the file has only a header"));
+        let what =
+            if rejects.is_empty() { "no records: the file has only a header" } else { "no readable records" };
+        return Err(Error::data(path, Position::line(1), what));
     }
     let fields: Vec<Field> = headers.iter().map(|h| Field::new(h, DataType::Utf8, true)).collect();
     let columns: Vec<ArrayRef> = builders.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
         .map_err(|e| Error::data(path, Position::default(), e.to_string()))?;
-    Ok(Table { name: path.to_path_buf(), batch, lines: Some(lines) })
+    Ok((Table { name: path.to_path_buf(), batch, lines: Some(lines) }, rejects))
+}
+
+/// What makes a CSV record unreadable, if anything: a field count other
+/// than the header's, bytes that are not UTF-8, a NUL byte.
+fn row_problem(record: &csv::ByteRecord, headers: &[String], line: u64) -> Option<(Position, String)> {
+    if record.len() != headers.len() {
+        return Some((
+            Position::line(line),
+            format!("{} fields where the header has {}", record.len(), headers.len()),
+        ));
+    }
+    for (col, field) in record.iter().enumerate() {
+        let at = || Position::line(line).with_column(&headers[col]);
+        match std::str::from_utf8(field) {
+            Err(e) => {
+                return Some((at(), format!("not valid UTF-8 (byte {} of the field)", e.valid_up_to() + 1)))
+            }
+            Ok(text) if text.contains('\0') => return Some((at(), "contains a NUL byte".to_string())),
+            Ok(_) => {}
+        }
+    }
+    None
 }
 
 fn csv_error(path: &Path, err: csv::Error) -> Error {

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod cmd_bad_input;
 mod cmd_dedup;
 mod cmd_errors;
 mod cmd_evaluate;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use findmatches::baseline::{file_sha256, Baseline, Processed};
-use findmatches::{matcher, write, Matcher, Table};
+use findmatches::{matcher, write, Matcher};
 
 use super::{progress::Bar, Global};
 
@@ -37,6 +37,8 @@ pub struct Args {
     /// `findmatches incremental`.
     #[arg(long, value_name = "DIR")]
     baseline: Option<PathBuf>,
+    #[command(flatten)]
+    bad_rows: super::BadRowArgs,
 }
 
 pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
@@ -45,8 +47,11 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     if let Some(pairs) = &args.pairs {
         super::check_output(pairs)?;
     }
-    let table = Table::read(&args.input)?;
+    args.bad_rows.check()?;
+    let mut rejects = Vec::new();
+    let table = args.bad_rows.read(&args.input, &mut rejects)?;
     let model = args.model.resolve(&table)?;
+    let table = args.bad_rows.keyed(table, &model.definition.primary_key, &mut rejects)?;
     if let Some(dir) = &args.baseline {
         if dir.join(findmatches::baseline::MANIFEST_FILE).exists() {
             return Err(findmatches::Error::usage(format!(
@@ -83,6 +88,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         )?;
         global.say(format!("created baseline {} (generation 1)", dir.display()));
     }
+    args.bad_rows.report(&mut rejects, global)?;
     report(global, &output.stats, &args.output, start);
     Ok(())
 }

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use findmatches::baseline::{file_sha256, Baseline, Commit, Processed, WriterLock, MANIFEST_FILE};
-use findmatches::{incremental, write, MatchModel, Matcher, Table};
+use findmatches::{incremental, write, MatchModel, Matcher};
 
 use super::{progress::Bar, Global};
 
@@ -51,11 +51,14 @@ pub struct Args {
     /// Wait up to this many seconds for another writer to finish.
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "600")]
     wait: Option<u64>,
+    #[command(flatten)]
+    bad_rows: super::BadRowArgs,
 }
 
 pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let start = Instant::now();
     super::check_output(&args.output)?;
+    args.bad_rows.check()?;
     if !args.baseline.join(MANIFEST_FILE).is_file() {
         // Not a baseline: say so (before taking a lock in it).
         Baseline::open(&args.baseline)?;
@@ -101,7 +104,9 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
             return Ok(());
         }
     }
-    let new = Table::read(&args.input)?;
+    let mut rejects = Vec::new();
+    let new = args.bad_rows.read(&args.input, &mut rejects)?;
+    let new = args.bad_rows.keyed(new, &model.definition.primary_key, &mut rejects)?;
     let bar = Bar::new(global.quiet);
     let matcher = Matcher::new(model, &bar);
     let output = incremental::match_new(&matcher, &baseline, &new, args.allow_merges)?;
@@ -111,6 +116,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     for (kept, absorbed) in &output.clustering.merges {
         global.say(format!("merged baseline cluster {absorbed} into {kept}"));
     }
+    args.bad_rows.report(&mut rejects, global)?;
     let committed = match &lock {
         Some(lock) if !args.dry_run => {
             let name = args.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use findmatches::{matcher, write, Matcher, Table};
+use findmatches::{matcher, write, Matcher};
 
 use super::{progress::Bar, Global};
 
@@ -34,6 +34,8 @@ pub struct Args {
     /// Output file (.csv, .tsv, .parquet).
     #[arg(short, long)]
     output: PathBuf,
+    #[command(flatten)]
+    bad_rows: super::BadRowArgs,
 }
 
 pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
@@ -42,10 +44,15 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     if let Some(pairs) = &args.pairs {
         super::check_output(pairs)?;
     }
-    let left = Table::read(&args.left)?;
-    let right = Table::read(&args.right)?;
+    args.bad_rows.check()?;
+    let mut rejects = Vec::new();
+    let left = args.bad_rows.read(&args.left, &mut rejects)?;
+    let right = args.bad_rows.read(&args.right, &mut rejects)?;
     let model = args.model.resolve(&left)?;
     model.check_table(&right)?;
+    let key = &model.definition.primary_key;
+    let left = args.bad_rows.keyed(left, key, &mut rejects)?;
+    let right = args.bad_rows.keyed(right, key, &mut rejects)?;
     let bar = Bar::new(global.quiet);
     let output = Matcher::new(model, &bar).link(&left, &right)?;
     bar.finish();
@@ -54,6 +61,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     if let Some(path) = &args.pairs {
         write::write_batch(path, &matcher::pairs_batch(&output.records, &output.pairs)?)?;
     }
+    args.bad_rows.report(&mut rejects, global)?;
     super::dedup::report(global, &output.stats, &args.output, start);
     Ok(())
 }

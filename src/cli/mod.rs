@@ -18,6 +18,7 @@ mod train;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
+use findmatches::read::{BadRows, Rejected};
 use findmatches::{MatchModel, Table, TransformDef};
 
 /// Fuzzy record matching: train a matcher from labeled examples, then
@@ -187,6 +188,84 @@ fn resolve_model(model: Option<&Path>, config: Option<&Path>, data: &Table) -> a
         .into());
     }
     Ok(loaded)
+}
+
+/// How input rows that cannot be read or keyed are handled.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnBadRow {
+    /// Stop at the first, with an error naming file, line and column.
+    Fail,
+    /// Leave them out, count them, and list them with --rejects.
+    Skip,
+}
+
+/// The bad-row flags of the commands that read data unattended.
+#[derive(clap::Args, Debug)]
+pub struct BadRowArgs {
+    /// A row that cannot be read (ragged, not UTF-8, a NUL byte) or keyed
+    /// (empty or repeated primary key): fail the run, or skip the row (of
+    /// rows sharing a key, the first is kept).
+    #[arg(long, value_enum, default_value = "fail", value_name = "POLICY")]
+    on_bad_row: OnBadRow,
+    /// With --on-bad-row skip: list the skipped rows here (CSV: file, line,
+    /// row, column, problem).
+    #[arg(long, value_name = "FILE")]
+    rejects: Option<PathBuf>,
+}
+
+impl BadRowArgs {
+    fn policy(&self) -> BadRows {
+        match self.on_bad_row {
+            OnBadRow::Fail => BadRows::Fail,
+            OnBadRow::Skip => BadRows::Skip,
+        }
+    }
+
+    /// Check the flags before any work.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.rejects.is_some() && self.on_bad_row == OnBadRow::Fail {
+            return Err(findmatches::Error::usage("--rejects needs --on-bad-row skip").into());
+        }
+        if let Some(path) = &self.rejects {
+            check_output(path)?;
+        }
+        Ok(())
+    }
+
+    /// Read a table under the policy; rows it left out are added to `rejects`.
+    pub fn read(&self, path: &Path, rejects: &mut Vec<Rejected>) -> anyhow::Result<Table> {
+        let (table, mut skipped) = Table::read_rows(path, self.policy())?;
+        rejects.append(&mut skipped);
+        Ok(table)
+    }
+
+    /// The table without rows whose primary key `key` is empty or repeated,
+    /// under the policy; rows it left out are added to `rejects`.
+    pub fn keyed(&self, table: Table, key: &str, rejects: &mut Vec<Rejected>) -> anyhow::Result<Table> {
+        let (table, mut skipped) = table.with_valid_keys(key, self.policy())?;
+        rejects.append(&mut skipped);
+        Ok(table)
+    }
+
+    /// Say how many rows were skipped and write the rejects file (in file
+    /// order).
+    pub fn report(&self, rejects: &mut [Rejected], global: &Global) -> anyhow::Result<()> {
+        rejects.sort_by_key(|r| (r.path.clone(), r.position.line, r.position.row));
+        if let Some(path) = &self.rejects {
+            findmatches::read::write_rejects(path, rejects)?;
+        }
+        if let Some(first) = rejects.first() {
+            global.say(format!(
+                "skipped {} bad row(s){}; the first: {}: {}: {}",
+                rejects.len(),
+                self.rejects.as_ref().map(|p| format!(" (listed in {})", p.display())).unwrap_or_default(),
+                first.path.display(),
+                first.position,
+                first.problem
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Refuse an output path whose format is unknown before any work is done.
