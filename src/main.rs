@@ -1,11 +1,36 @@
 //! The `findmatches` command: parse, dispatch, map errors to exit codes
 //! (0 ok, 1 data or runtime error, 2 usage error).
+//!
+//! A panic is a bug: its message is kept, not printed where it happens,
+//! and reported as one line with exit code 1. The library turns panics of
+//! third-party decoders on damaged files into errors, which then print as
+//! any other error, without the panic's message.
 
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 mod cli;
 
+/// The message of the last panic, for `main` to report.
+static PANIC: Mutex<Option<String>> = Mutex::new(None);
+
 fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut last) = PANIC.lock() {
+            *last = Some(info.to_string().replace('\n', " "));
+        }
+    }));
+    match std::panic::catch_unwind(run) {
+        Ok(code) => code,
+        Err(_) => {
+            let what = PANIC.lock().ok().and_then(|p| p.clone()).unwrap_or_default();
+            eprintln!("findmatches: internal error (a bug; please report it): {what}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run() -> ExitCode {
     let args = match <cli::Cli as clap::Parser>::try_parse() {
         Ok(args) => args,
         Err(err) => {

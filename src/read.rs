@@ -385,10 +385,39 @@ fn read_parquet(path: &Path) -> Result<Table> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let corrupt = |e: &dyn std::fmt::Display| Error::data(path, Position::default(), e.to_string());
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| corrupt(&e))?;
+    // The parquet crate panics on a column chunk whose byte range is
+    // negative (found by fuzzing); check every range against the file.
+    for (g, group) in builder.metadata().row_groups().iter().enumerate() {
+        for (c, column) in group.columns().iter().enumerate() {
+            let start = column.dictionary_page_offset().unwrap_or(column.data_page_offset());
+            let length = column.compressed_size();
+            if start < 0 || length < 0 || start.saturating_add(length) as u64 > file_len {
+                return Err(Error::data(
+                    path,
+                    Position::default(),
+                    format!("corrupt Parquet file: column chunk {c} of row group {g} lies outside the file"),
+                ));
+            }
+        }
+    }
     let schema = builder.schema().clone();
     let reader = builder.build().map_err(|e| corrupt(&e))?;
-    let batches = reader.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| corrupt(&e))?;
+    // Its decoders can still panic on damaged pages (fuzzing found one in
+    // definition levels); a damaged file is a data error, not a crash.
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        reader.collect::<std::result::Result<Vec<_>, _>>()
+    }))
+    .map_err(|payload| {
+        let why = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        corrupt(&format!("corrupt Parquet file (its decoder failed: {why})"))
+    })?;
+    let batches = decoded.map_err(|e| corrupt(&e))?;
     let batch = arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| corrupt(&e))?;
     if batch.num_columns() == 0 {
         return Err(Error::data(path, Position::default(), "no columns"));

@@ -345,3 +345,21 @@ fn a_damaged_baseline_is_an_error_and_stays_as_it_was() {
         assert!(!wd.files().iter().any(|f| f.contains("out.")), "{name}: output left behind");
     }
 }
+
+/// Inputs fuzzing found to crash findmatches, kept as regression tests
+/// (`tests/fuzz_regressions/`): each must be one clear error now.
+#[test]
+fn fuzz_regressions_are_errors_not_crashes() {
+    let dir = crate::util::repo("tests/fuzz_regressions");
+    let mut found = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let wd = Workdir::new();
+        let input = path.display().to_string();
+        let err = wd.fails(&["dedup", "--input", &input, "-o", "out.csv"], 1);
+        assert!(err.contains(&input) && err.contains("corrupt Parquet file"), "{err}");
+        assert!(!err.contains("internal error"), "{err}");
+        found += 1;
+    }
+    assert!(found >= 2);
+}
