@@ -280,6 +280,7 @@ fn to_strings(array: &ArrayRef) -> Option<StringArray> {
 
 fn read_csv(path: &Path, delimiter: u8, policy: BadRows) -> Result<(Table, Vec<Rejected>)> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(true)
@@ -312,6 +313,7 @@ fn read_csv(path: &Path, delimiter: u8, policy: BadRows) -> Result<(Table, Vec<R
     let mut lines = Vec::new();
     let mut rejects = Vec::new();
     let mut record = csv::ByteRecord::new();
+    let mut last_start = None;
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
@@ -319,7 +321,12 @@ fn read_csv(path: &Path, delimiter: u8, policy: BadRows) -> Result<(Table, Vec<R
             Err(e) => return Err(csv_error(path, e)),
         }
         let line = record.position().map_or(0, |p| p.line());
+        last_start = record.position().map(|p| (p.byte(), line));
         if let Some((position, problem)) = row_problem(&record, &headers, line) {
+            // A quote never closed makes the last record ragged: say so.
+            if let (true, Some((byte, line))) = (reader.position().byte() >= file_len, last_start) {
+                check_closed_quotes(path, byte, line)?;
+            }
             match policy {
                 BadRows::Fail => return Err(Error::data(path, position, problem)),
                 BadRows::Skip => {
@@ -336,6 +343,9 @@ fn read_csv(path: &Path, delimiter: u8, policy: BadRows) -> Result<(Table, Vec<R
         }
         lines.push(line);
     }
+    if let Some((byte, line)) = last_start {
+        check_closed_quotes(path, byte, line)?;
+    }
     if lines.is_empty() {
         let what =
             if rejects.is_empty() { "no records: the file has only a header" } else { "no readable records" };
@@ -346,6 +356,29 @@ fn read_csv(path: &Path, delimiter: u8, policy: BadRows) -> Result<(Table, Vec<R
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
         .map_err(|e| Error::data(path, Position::default(), e.to_string()))?;
     Ok((Table { name: path.to_path_buf(), batch, lines: Some(lines) }, rejects))
+}
+
+/// A quoted field opened and never closed makes the CSV parser read the
+/// rest of the file as one field, silently. That can only happen to the
+/// last record: it then spans several lines and holds an odd number of
+/// quotes from its start (`byte`, on `line`) to the end of the file.
+fn check_closed_quotes(path: &Path, byte: u64, line: u64) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    file.seek(SeekFrom::Start(byte)).map_err(|e| Error::io(path, e))?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).map_err(|e| Error::io(path, e))?;
+    let body = tail.strip_suffix(b"\n").unwrap_or(&tail);
+    let body = body.strip_suffix(b"\r").unwrap_or(body);
+    let quotes = body.iter().filter(|&&b| b == b'"').count();
+    if body.contains(&b'\n') && quotes % 2 == 1 {
+        return Err(Error::data(
+            path,
+            Position::line(line),
+            "a quoted field opened here is never closed (the rest of the file would be one field)",
+        ));
+    }
+    Ok(())
 }
 
 /// What makes a CSV record unreadable, if anything: a field count other
@@ -470,6 +503,17 @@ mod tests {
         let path = write(&dir, "a.csv", b"id,name\n1,ann\n2,b\xffb\n");
         let err = Table::read(&path).unwrap_err().to_string();
         assert!(err.contains("line 3, column 'name'"), "{err}");
+    }
+
+    #[test]
+    fn a_quote_never_closed_is_an_error_and_odd_quotes_elsewhere_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let fine = write(&dir, "a.csv", b"id,name\n1,O\"Neil\n2,\"two\nlines\"\n3,\"a \"\"b\"\" c\"\n");
+        let table = Table::read(&fine).unwrap();
+        assert_eq!(table.strings("name").unwrap().value(1), "two\nlines");
+        let open = write(&dir, "b.csv", b"id,name\n1,ann\n2,\"bob\n3,cy\n");
+        let err = Table::read(&open).unwrap_err().to_string();
+        assert!(err.contains("b.csv: line 3") && err.contains("never closed"), "{err}");
     }
 
     #[test]

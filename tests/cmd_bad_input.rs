@@ -72,6 +72,20 @@ fn corpus() -> Vec<Case> {
             &["in.csv: line 3, column 'name'", "not valid UTF-8"],
         ),
         case(
+            "a quote never closed",
+            vec![("in.csv", b"id,name,city,born\n1,ann,york,1990-01-02\n2,\"bob,leeds,\n3,cy,york,\n4,dee,hull,\n")],
+            DEDUP,
+            1,
+            &["in.csv: line 3", "never closed"],
+        ),
+        case(
+            "a quote never closed, with bad rows skipped",
+            vec![("in.csv", b"id,name,city,born\n1,ann,york,1990-01-02\n2,bob,leeds,\n3,\"cy,york,\n4,dee,hull\n")],
+            "dedup --model model.json --input in.csv -o out.csv --on-bad-row skip",
+            1,
+            &["in.csv: line 4", "never closed"],
+        ),
+        case(
             "a NUL byte",
             vec![("in.csv", b"id,name,city,born\n1,ann,york,1990-01-02\n2,b\0b,leeds,1985-03-04\n")],
             DEDUP,
