@@ -21,6 +21,16 @@ fn label_and_train(wd: &Workdir, inputs: &[&str], sets: &str) -> serde_json::Val
     serde_json::from_str(wd.ok(&train).trim()).unwrap()
 }
 
+/// Dedup `data.csv` with `model` and insist on a pairwise F1 of at least
+/// `bar` against `truth.csv`.
+fn assert_dedup_f1(wd: &Workdir, model: &str, bar: f64) {
+    wd.ok(&["dedup", "--model", model, "--input", "data.csv", "-o", "out.csv", "-q"]);
+    let pred = column_map(&wd.path("out.csv"), "customer_id", "match_id");
+    let truth = column_map(&wd.path("truth.csv"), "customer_id", "entity_id");
+    let (p, r, f1) = pairwise_f1(&pred, &truth);
+    assert!(f1 >= bar, "P {p:.4} R {r:.4} F1 {f1:.4}");
+}
+
 #[test]
 fn init_train_dedup_end_to_end() {
     let wd = Workdir::new();
@@ -33,11 +43,7 @@ fn init_train_dedup_end_to_end() {
     assert_eq!(&header[..3], &["labeling_set_id", "label", "customer_id"]);
     assert!(rows.len() <= 150 && rows.iter().all(|r| !r[1].is_empty()));
     assert!(summary["training"]["matches"].as_u64().unwrap() > 0);
-    wd.ok(&["dedup", "--model", "model.json", "--input", "data.csv", "-o", "out.csv", "-q"]);
-    let pred = column_map(&wd.path("out.csv"), "customer_id", "match_id");
-    let truth = column_map(&wd.path("truth.csv"), "customer_id", "entity_id");
-    let (p, r, f1) = pairwise_f1(&pred, &truth);
-    assert!(f1 >= 0.95, "P {p:.4} R {r:.4} F1 {f1:.4}");
+    assert_dedup_f1(&wd, "model.json", 0.95);
 }
 
 #[test]
@@ -295,11 +301,7 @@ fn train_without_labels_learns_a_first_model() {
     )
     .unwrap();
     assert_eq!(summary["training"]["method"], "unsupervised");
-    wd.ok(&["dedup", "--model", "model.json", "--input", "data.csv", "-o", "out.csv", "-q"]);
-    let pred = column_map(&wd.path("out.csv"), "customer_id", "match_id");
-    let truth = column_map(&wd.path("truth.csv"), "customer_id", "entity_id");
-    let (p, r, f1) = pairwise_f1(&pred, &truth);
-    assert!(f1 >= 0.95, "P {p:.4} R {r:.4} F1 {f1:.4}");
+    assert_dedup_f1(&wd, "model.json", 0.95);
 }
 
 #[test]
