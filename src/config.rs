@@ -14,6 +14,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::{logit, sigmoid};
 
 /// What a column holds, which decides how it is normalized, blocked and
 /// compared.
@@ -137,8 +138,7 @@ impl Tuning {
     /// gives 0.12.
     pub fn match_threshold(&self, base: f32) -> f32 {
         let base = (base as f64).clamp(1e-6, 1.0 - 1e-6);
-        let logit = (base / (1.0 - base)).ln() + 8.0 * (self.precision_recall_tradeoff - 0.5);
-        (1.0 / (1.0 + (-logit).exp())) as f32
+        sigmoid(logit(base) + 8.0 * (self.precision_recall_tradeoff - 0.5)) as f32
     }
 
     /// How many key neighbours (the records sharing the most blocking

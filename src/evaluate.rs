@@ -30,7 +30,7 @@ use crate::compare::{CandidatePair, ComparePlan};
 use crate::error::{Error, Result};
 use crate::explain::part_of;
 use crate::matcher::{Matcher, NoProgress};
-use crate::model::{held_out_probabilities, MatchModel};
+use crate::model::{held_out_probabilities, logit, MatchModel};
 use crate::record::Records;
 
 /// Labeled pairs by outcome, at the threshold.
@@ -245,10 +245,6 @@ pub fn data_estimate(
     threshold: f32,
     reach: Reach,
 ) -> DataEstimate {
-    let logit = |p: f64| {
-        let p = p.clamp(1e-9, 1.0 - 1e-9);
-        (p / (1.0 - p)).ln()
-    };
     let edge = logit(threshold as f64);
     let bins = 2 * BINS_PER_SIDE as usize;
     // Stratum: score bin, then joined or not.

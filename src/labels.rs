@@ -24,11 +24,12 @@ use rustc_hash::FxHashMap;
 
 use crate::compare::CandidatePair;
 use crate::error::{Error, Position, Result};
+use crate::model::logit;
 use crate::read::Table;
 use crate::record::{RecordId, Records};
 use crate::review::UNSURE;
 use crate::rng::Rng;
-use crate::write::atomic_write;
+use crate::write::atomic_csv;
 
 /// Column holding the labeling set of a row.
 pub const SET_COLUMN: &str = "labeling_set_id";
@@ -111,16 +112,12 @@ impl Labels {
     /// Write the pairs as a pairs file (`left_key,right_key,is_match`),
     /// atomically.
     pub fn write_pairs(&self, path: &Path) -> Result<()> {
-        atomic_write(path, |w| {
-            let mut out = csv::Writer::from_writer(w);
-            let io = |e: csv::Error| Error::usage(format!("{}: {e}", path.display()));
-            out.write_record(["left_key", "right_key", "is_match"]).map_err(io)?;
-            for p in &self.pairs {
-                out.write_record([p.left.as_str(), p.right.as_str(), if p.is_match { "1" } else { "0" }])
-                    .map_err(io)?;
-            }
-            out.flush().map_err(|e| Error::io(path, e))
-        })
+        let header = ["left_key", "right_key", "is_match"];
+        let rows = self
+            .pairs
+            .iter()
+            .map(|p| [p.left.as_str(), p.right.as_str(), if p.is_match { "1" } else { "0" }]);
+        atomic_csv(path, std::iter::once(header).chain(rows))
     }
 
     /// The labeled pairs as record ids of `records`, with their labels.
@@ -389,17 +386,13 @@ fn active_starts(
     random: Vec<Start>,
     rng: &mut Rng,
 ) -> Vec<Vec<Start>> {
-    let logit = |p: f32| {
-        let p = p.clamp(1e-6, 1.0 - 1e-6) as f64;
-        (p / (1.0 - p)).ln()
-    };
-    let boundary = logit(scores.threshold);
+    let boundary = logit(scores.threshold as f64);
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     rng.shuffle(&mut order);
     let likely: Vec<usize> =
         order.iter().copied().filter(|&i| scores.probabilities[i] >= scores.threshold).collect();
     order.sort_by(|&x, &y| {
-        let distance = |i: usize| (logit(scores.probabilities[i]) - boundary).abs();
+        let distance = |i: usize| (logit(scores.probabilities[i] as f64) - boundary).abs();
         distance(x).total_cmp(&distance(y))
     });
     let pairs = |idx: Vec<usize>| -> Vec<Start> {
@@ -424,23 +417,19 @@ pub fn write_labeling_file(
         .iter()
         .map(|t| headers.iter().map(|h| t.strings(h)).collect::<Result<Vec<_>>>())
         .collect::<Result<Vec<_>>>()?;
-    crate::write::atomic_write(path, |w| {
-        let mut out = csv::Writer::from_writer(w);
-        let err = |e: csv::Error| Error::data(path, Position::default(), e.to_string());
-        let mut header = vec![SET_COLUMN.to_string(), LABEL_COLUMN.to_string()];
-        header.extend(headers.iter().cloned());
-        out.write_record(&header).map_err(err)?;
-        for (s, set) in sets.iter().enumerate() {
-            for &id in set {
-                let source = records.sources()[id as usize] as usize;
-                let row = id as usize - records.source_range(source).start;
-                let mut record = vec![format!("set-{:04}", s + 1), label_of(id).unwrap_or_default()];
-                record.extend(columns[source].iter().map(|c| value(c, row).to_string()));
-                out.write_record(&record).map_err(err)?;
-            }
-        }
-        out.flush().map_err(|e| Error::io(path, e))
-    })
+    let mut header = vec![SET_COLUMN.to_string(), LABEL_COLUMN.to_string()];
+    header.extend(headers.iter().cloned());
+    let columns = &columns;
+    let rows = sets.iter().enumerate().flat_map(|(s, set)| {
+        set.iter().map(move |&id| {
+            let source = records.sources()[id as usize] as usize;
+            let row = id as usize - records.source_range(source).start;
+            let mut record = vec![format!("set-{:04}", s + 1), label_of(id).unwrap_or_default()];
+            record.extend(columns[source].iter().map(|c| value(c, row).to_string()));
+            record
+        })
+    });
+    atomic_csv(path, std::iter::once(header).chain(rows))
 }
 
 /// A FindMatches labeling file kept as text, every column as it was, for
@@ -514,16 +503,9 @@ impl LabelingSheet {
     /// Write the sheet to `path` with `labels` (one per row) in its label
     /// column, atomically.
     pub fn write(&self, path: &Path, labels: &[String]) -> Result<()> {
-        atomic_write(path, |w| {
-            let mut out = csv::Writer::from_writer(w);
-            let err = |e: csv::Error| Error::data(path, Position::default(), e.to_string());
-            out.write_record(&self.header).map_err(err)?;
-            for (row, label) in self.rows.iter().zip(labels) {
-                let fields =
-                    row.iter().enumerate().map(|(c, v)| if c == self.label_column { label } else { v });
-                out.write_record(fields).map_err(err)?;
-            }
-            out.flush().map_err(|e| Error::io(path, e))
-        })
+        let rows = self.rows.iter().zip(labels).map(|(row, label)| {
+            row.iter().enumerate().map(|(c, v)| if c == self.label_column { label } else { v }).collect()
+        });
+        atomic_csv(path, std::iter::once(self.header.iter().collect::<Vec<_>>()).chain(rows))
     }
 }

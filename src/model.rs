@@ -70,11 +70,13 @@ fn fit_logistic(x: Array2<f64>, y: Array1<bool>) -> Result<(Vec<f64>, f64)> {
     Ok((fitted.params().iter().map(|w| w * sign).collect(), fitted.intercept() * sign))
 }
 
-fn sigmoid(z: f64) -> f64 {
+/// The logistic function: log-odds to probability.
+pub fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-fn logit(p: f64) -> f64 {
+/// Log-odds of a probability (clamped away from 0 and 1).
+pub fn logit(p: f64) -> f64 {
     let p = p.clamp(1e-9, 1.0 - 1e-9);
     (p / (1.0 - p)).ln()
 }

@@ -69,23 +69,18 @@ pub struct Rejected {
 
 /// Write rejected rows as CSV (`file,line,row,column,problem`), atomically.
 pub fn write_rejects(path: &Path, rejects: &[Rejected]) -> Result<()> {
-    crate::write::atomic_write(path, |w| {
-        let mut out = csv::Writer::from_writer(w);
-        let err = |e: csv::Error| Error::data(path, Position::default(), e.to_string());
-        out.write_record(["file", "line", "row", "column", "problem"]).map_err(err)?;
-        for r in rejects {
-            let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
-            out.write_record([
-                r.path.display().to_string(),
-                number(r.position.line),
-                number(r.position.row),
-                r.position.column.clone().unwrap_or_default(),
-                r.problem.clone(),
-            ])
-            .map_err(err)?;
-        }
-        out.flush().map_err(|e| Error::io(path, e))
-    })
+    let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+    let header = ["file", "line", "row", "column", "problem"].map(String::from);
+    let rows = rejects.iter().map(|r| {
+        [
+            r.path.display().to_string(),
+            number(r.position.line),
+            number(r.position.row),
+            r.position.column.clone().unwrap_or_default(),
+            r.problem.clone(),
+        ]
+    });
+    crate::write::atomic_csv(path, std::iter::once(header).chain(rows))
 }
 
 /// A table of records: the data as arrow columns, plus where each row came

@@ -14,6 +14,7 @@
 //! matches.) A missing value says nothing (its factor is 1).
 
 use crate::compare::{ColumnLevels, FeatureMatrix, LEVELS};
+use crate::model::sigmoid;
 
 /// Level code of a missing value.
 const MISSING: u8 = u8::MAX;
@@ -90,7 +91,7 @@ impl FellegiSunter {
                 log_ratio += (self.m[c][l as usize] / self.u[c][l as usize]).ln();
             }
         }
-        1.0 / (1.0 + (-log_ratio).exp())
+        sigmoid(log_ratio)
     }
 
     /// P(match) of each row of `x`.

@@ -42,6 +42,24 @@ where
     sync_dir(dir).map_err(|e| Error::io(dir, e))
 }
 
+/// Write `rows` (the header first) as a comma-separated file, atomically.
+pub fn atomic_csv<R, F>(path: &Path, rows: impl IntoIterator<Item = R>) -> Result<()>
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
+    atomic_write(path, |w| {
+        let mut out = csv::Writer::from_writer(w);
+        for row in rows {
+            out.write_record(row).map_err(|e| match e.into_kind() {
+                csv::ErrorKind::Io(e) => Error::io(path, e),
+                other => Error::data(path, Default::default(), format!("{other:?}")),
+            })?;
+        }
+        out.flush().map_err(|e| Error::io(path, e))
+    })
+}
+
 /// Make a directory's entries (renames, new files) durable.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
