@@ -33,7 +33,10 @@ impl findmatches::matcher::Progress for Bar {
         self.0.set_length(total);
         self.0.set_position(0);
         self.0.set_message(name.to_string());
-        self.0.enable_steady_tick(std::time::Duration::from_millis(120));
+        // The ticker is a thread of its own: none when nothing is drawn.
+        if !self.0.is_hidden() {
+            self.0.enable_steady_tick(std::time::Duration::from_millis(120));
+        }
     }
 
     fn advance(&self, n: u64) {
