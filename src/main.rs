@@ -47,8 +47,16 @@ fn run() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            let message: Vec<String> = err.chain().map(|e| e.to_string()).collect();
-            eprintln!("findmatches: error: {}", message.join(": "));
+            // Each cause once: an error that names its source already
+            // (most do) is not followed by it again.
+            let mut message = String::new();
+            for cause in err.chain().map(|e| e.to_string()) {
+                if !message.contains(&cause) {
+                    message += if message.is_empty() { "" } else { ": " };
+                    message += &cause;
+                }
+            }
+            eprintln!("findmatches: error: {message}");
             let usage =
                 err.chain().any(|e| e.downcast_ref::<findmatches::Error>().is_some_and(|e| e.is_usage()));
             ExitCode::from(if usage { 2 } else { 1 })

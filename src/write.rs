@@ -5,7 +5,9 @@
 //! atomic within one filesystem), are synced, and the temporary file is
 //! renamed over the target, then the directory is synced. A failure or a
 //! kill at any instant leaves either the old file or the new one, never a
-//! half-written one.
+//! half-written one. A kill also leaves the temporary file
+//! (`.NAME.PID.XXXXXX.tmp`, hidden); the next write of the same target
+//! removes those whose process is gone.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -22,16 +24,8 @@ pub fn atomic_write<F>(path: &Path, fill: F) -> Result<()>
 where
     F: FnOnce(&mut BufWriter<&mut File>) -> Result<()>,
 {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("output");
-    let mut temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(path, e))?;
+    let (dir, name) = dir_and_name(path);
+    let mut temp = temporary(path)?;
     {
         let mut writer = BufWriter::with_capacity(1 << 20, temp.as_file_mut());
         fill(&mut writer)?;
@@ -39,7 +33,64 @@ where
     }
     temp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     temp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    sync_dir(dir).map_err(|e| Error::io(dir, e))
+    sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    remove_orphans(dir, name);
+    Ok(())
+}
+
+/// Remove the temporary files killed writers of `dir/name` left: those of
+/// processes that no longer run. Best effort: a file that cannot be
+/// removed stays, and is never read anyway.
+fn remove_orphans(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.");
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|f| f.strip_prefix(&prefix)) else { continue };
+        let Some(pid) = rest.strip_suffix(".tmp").and_then(|r| r.split_once('.')).map(|(pid, _)| pid) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok_and(|pid| pid != std::process::id() && !process_alive(pid)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether process `pid` runs (Linux: it has a /proc entry). Elsewhere,
+/// assumed to, so nothing is removed.
+fn process_alive(pid: u32) -> bool {
+    !Path::new("/proc/self").exists() || Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// The directory `path` is in (`.` for a bare name) and its file name.
+fn dir_and_name(path: &Path) -> (&Path, &str) {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    (dir, path.file_name().and_then(|n| n.to_str()).unwrap_or("output"))
+}
+
+/// A new temporary file beside `path`: `.NAME.PID.XXXXXX.tmp`, removed
+/// when dropped unless persisted.
+fn temporary(path: &Path) -> Result<tempfile::NamedTempFile> {
+    let (dir, name) = dir_and_name(path);
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}.{}.", std::process::id()))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| {
+            let why =
+                format!("cannot create a file in {}: {}", dir.display(), std::io::Error::from(e.kind()));
+            Error::io(path, std::io::Error::new(e.kind(), why))
+        })
+}
+
+/// Check, before any work, that `path` can be written: a temporary file
+/// can be made beside it (a read-only or missing directory fails here, not
+/// after the run).
+pub fn check_writable(path: &Path) -> Result<()> {
+    temporary(path).map(drop)
 }
 
 /// Write `rows` (the header first) as a comma-separated file, atomically.

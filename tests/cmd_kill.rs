@@ -11,7 +11,9 @@ const OLD: &[u8] = b"the previous content\n";
 /// Run `args` once to completion for the new content of `target`, then
 /// `trials` times (at least) from the old content, killed after delays
 /// spread over the run's length; every outcome must be the old or the new
-/// content, and both must occur.
+/// content, and both must occur. A last full run removes the temporary
+/// files killed writers left (and a made-up one of a process that does not
+/// exist), but not one of a live process.
 fn kill_trials(wd: &Workdir, args: &[&str], target: &str, trials: u64) {
     let path = wd.path(target);
     let _ = std::fs::remove_file(&path);
@@ -30,6 +32,23 @@ fn kill_trials(wd: &Workdir, args: &[&str], target: &str, trials: u64) {
         );
         now == OLD
     });
+    let orphan = wd.path(&format!(".{target}.4294967.x1y2z3.tmp"));
+    let live = wd.path(&format!(".{target}.{}.x1y2z3.tmp", std::process::id()));
+    std::fs::write(&orphan, b"partial").unwrap();
+    std::fs::write(&live, b"partial").unwrap();
+    wd.ok(args);
+    assert_eq!(std::fs::read(&path).unwrap(), new);
+    let temps: Vec<String> = wd
+        .files()
+        .into_iter()
+        .filter(|f| f.starts_with(&format!(".{target}.")) && f.ends_with(".tmp"))
+        .collect();
+    assert_eq!(
+        temps,
+        [format!(".{target}.{}.x1y2z3.tmp", std::process::id())],
+        "only the live writer's is left"
+    );
+    std::fs::remove_file(live).unwrap();
 }
 
 fn data(wd: &Workdir) {

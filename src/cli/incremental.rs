@@ -59,6 +59,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let start = Instant::now();
     super::check_output(&args.output)?;
     args.bad_rows.check()?;
+    global.fits(&[&args.input])?;
     if !args.baseline.join(MANIFEST_FILE).is_file() {
         // Not a baseline: say so (before taking a lock in it).
         Baseline::open(&args.baseline)?;
@@ -120,23 +121,34 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let committed = match &lock {
         Some(lock) if !args.dry_run => {
             let name = args.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            baseline.commit(
-                lock,
-                Commit {
-                    table: &new,
-                    records: &output.records,
-                    source: 1,
-                    match_ids: &output.clustering.match_ids,
-                    merges: &output.clustering.merges,
-                    next_match_id: output.clustering.next_match_id,
-                    processed: Processed {
-                        sha256,
-                        name,
-                        generation: baseline.manifest().generation + 1,
-                        rows: new.num_rows() as u64,
+            baseline
+                .commit(
+                    lock,
+                    Commit {
+                        table: &new,
+                        records: &output.records,
+                        source: 1,
+                        match_ids: &output.clustering.match_ids,
+                        merges: &output.clustering.merges,
+                        next_match_id: output.clustering.next_match_id,
+                        processed: Processed {
+                            sha256,
+                            name,
+                            generation: baseline.manifest().generation + 1,
+                            rows: new.num_rows() as u64,
+                        },
                     },
-                },
-            )?;
+                )
+                .map_err(|e| {
+                    // The output is written first, so a run whose commit fails
+                    // (a full disk) still has its matches; say what holds.
+                    anyhow::Error::from(e).context(format!(
+                        "{} is written but its records are not folded in: the baseline is unchanged \
+                     (generation {}); run again to fold them in",
+                        args.output.display(),
+                        baseline.manifest().generation
+                    ))
+                })?;
             true
         }
         _ => false,
