@@ -161,12 +161,39 @@ pub enum ErrorKind {
         /// The holder's process id, when known.
         holder: Option<u32>,
     },
+    /// An input is too large to match in the memory there is.
+    #[error(
+        "{}: matching {} of input takes about {} of memory, over the {} {limit_source}; \
+         split the file, or match it in pieces against a baseline (dedup --baseline, then incremental)",
+        path.display(), gib(*input), gib(*needed), gib(*limit)
+    )]
+    TooLarge {
+        /// The largest input.
+        path: PathBuf,
+        /// Bytes of input data, all inputs together.
+        input: u64,
+        /// Bytes of memory a run would take, estimated.
+        needed: u64,
+        /// Bytes it may take.
+        limit: u64,
+        /// Where the limit comes from.
+        limit_source: String,
+    },
     /// Training could not produce a model.
     #[error("training failed: {message}")]
     Training {
         /// Why.
         message: String,
     },
+}
+
+/// Bytes, as GB with one decimal (MB below 1 GB).
+fn gib(bytes: u64) -> String {
+    if bytes >= 1 << 30 {
+        format!("{:.1} GB", bytes as f64 / (1u64 << 30) as f64)
+    } else {
+        format!("{} MB", bytes.div_ceil(1 << 20))
+    }
 }
 
 fn fmt_pos(position: &Position) -> String {

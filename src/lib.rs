@@ -55,6 +55,7 @@ pub mod model;
 pub mod normalize;
 pub mod read;
 pub mod record;
+pub mod resources;
 pub mod review;
 pub mod rng;
 pub mod synth;

@@ -48,6 +48,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         super::check_output(pairs)?;
     }
     args.bad_rows.check()?;
+    global.fits(&[&args.input])?;
     let mut rejects = Vec::new();
     let table = args.bad_rows.read(&args.input, &mut rejects)?;
     let model = args.model.resolve(&table)?;

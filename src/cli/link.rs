@@ -45,6 +45,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         super::check_output(pairs)?;
     }
     args.bad_rows.check()?;
+    global.fits(&[&args.left, &args.right])?;
     let mut rejects = Vec::new();
     let left = args.bad_rows.read(&args.left, &mut rejects)?;
     let right = args.bad_rows.read(&args.right, &mut rejects)?;

@@ -35,6 +35,11 @@ pub struct Cli {
     /// Worker threads (default: all cores).
     #[arg(long, global = true, value_name = "N")]
     threads: Option<usize>,
+    /// Memory a run may take (e.g. 800MB, 4GB; default: what the machine
+    /// has available). A run whose input would need more stops before
+    /// reading it, saying so.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -59,6 +64,7 @@ enum Command {
 pub struct Global {
     pub quiet: bool,
     pub json: bool,
+    pub max_memory: Option<u64>,
 }
 
 impl Global {
@@ -69,16 +75,38 @@ impl Global {
         }
     }
 
-    /// Print a JSON summary on stdout when asked to.
-    pub fn emit(&self, value: serde_json::Value) {
-        if self.json {
-            println!("{value}");
+    /// Stop now, with a message, if matching `inputs` would need more
+    /// memory than `--max-memory` or, without it, than there is.
+    pub fn fits(&self, inputs: &[&Path]) -> anyhow::Result<()> {
+        let (limit, source) = match self.max_memory {
+            Some(limit) => (limit, "limit (--max-memory)"),
+            None => match findmatches::resources::memory_available() {
+                Some(available) => (available, "available"),
+                None => return Ok(()),
+            },
+        };
+        Ok(findmatches::resources::check_memory(inputs, limit, source)?)
+    }
+
+    /// Print a JSON summary on stdout when asked to, with the worker
+    /// threads the run had (`--threads`) and the threads the process holds
+    /// at its end (Linux), so both can be checked.
+    pub fn emit(&self, mut value: serde_json::Value) {
+        if !self.json {
+            return;
         }
+        if let Some(object) = value.as_object_mut() {
+            object.insert("threads".into(), rayon::current_num_threads().into());
+            if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+                object.insert("process_threads".into(), tasks.count().into());
+            }
+        }
+        println!("{value}");
     }
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let global = Global { quiet: cli.quiet, json: cli.json };
+    let global = Global { quiet: cli.quiet, json: cli.json, max_memory: cli.max_memory };
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = cli.threads {
         if n == 0 {
@@ -268,7 +296,8 @@ impl BadRowArgs {
     }
 }
 
-/// Refuse an output path whose format is unknown before any work is done.
+/// Refuse an output path whose format is unknown, or that cannot be
+/// written, before any work is done.
 pub fn check_output(path: &Path) -> anyhow::Result<()> {
     let ok = matches!(
         path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
@@ -286,5 +315,25 @@ pub fn check_output(path: &Path) -> anyhow::Result<()> {
             return Err(findmatches::Error::usage(format!("{}: no such directory", dir.display())).into());
         }
     }
-    Ok(())
+    Ok(findmatches::write::check_writable(path)?)
+}
+
+/// A size: bytes, or a number with KB, MB, GB or TB (powers of 1024; an
+/// `i`, as in GiB, is allowed).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let digits = upper.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = upper[digits.len()..].trim_end_matches('B').trim_end_matches('I');
+    let scale: u64 = match unit {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(format!("'{text}' is not a size (e.g. 800MB, 4GB)")),
+    };
+    match digits.trim().parse::<f64>() {
+        Ok(n) if n >= 0.0 && n.is_finite() => Ok((n * scale as f64) as u64),
+        _ => Err(format!("'{text}' is not a size (e.g. 800MB, 4GB)")),
+    }
 }
