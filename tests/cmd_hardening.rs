@@ -55,8 +55,14 @@ fn an_input_too_big_for_the_memory_stops_before_reading() {
     );
     assert!(err.contains("incremental"), "says what to do: {err}");
     assert!(!wd.path("out.csv").exists());
-    let err = wd.fails(&words("train --max-memory 100KB --config def.toml --input data.csv -o m.json"), 1);
-    assert!(err.contains("data.csv: matching"), "{err}");
+    for command in [
+        "train --config def.toml --input data.csv -o m.json",
+        "evaluate --model m.json --input data.csv --labels l.csv",
+        "label generate --config def.toml --input data.csv -o sets.csv",
+    ] {
+        let err = wd.fails(&words(&format!("{command} --max-memory 100KB")), 1);
+        assert!(err.contains("data.csv: matching"), "{command}: {err}");
+    }
     let out = wd.run(&words("dedup --max-memory 1XB --input data.csv -o out.csv"));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'1XB' is not a size"));

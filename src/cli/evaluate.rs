@@ -27,7 +27,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
-    let (model, tables) = args.data.load()?;
+    let (model, tables) = args.data.load(global)?;
     let def = &model.definition;
     let labels =
         args.labels.iter().map(|p| Labels::read(p, &def.primary_key)).collect::<Result<Vec<_>, _>>()?;

@@ -25,7 +25,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let Some((left, right)) = args.pair.split_once(',') else {
         return Err(findmatches::Error::usage("--pair takes two keys: KEY1,KEY2").into());
     };
-    let (model, tables) = args.data.load()?;
+    let (model, tables) = args.data.load(global)?;
     let refs: Vec<&Table> = tables.iter().collect();
     let records = Records::build(&model.definition, &refs)?;
     let (a, b) = (record_of(&records, left.trim())?, record_of(&records, right.trim())?);

@@ -158,8 +158,10 @@ pub struct ModelOnData {
 }
 
 impl ModelOnData {
-    /// Read the tables and resolve the model on them.
-    pub fn load(&self) -> anyhow::Result<(MatchModel, Vec<Table>)> {
+    /// Read the tables (if they fit in memory: [`Global::fits`]) and
+    /// resolve the model on them.
+    pub fn load(&self, global: &Global) -> anyhow::Result<(MatchModel, Vec<Table>)> {
+        global.fits(&self.input.iter().map(|p| p.as_path()).collect::<Vec<_>>())?;
         let tables = self.input.iter().map(|p| Table::read(p)).collect::<Result<Vec<_>, _>>()?;
         let model = self.model.resolve(&tables[0])?;
         for t in &tables[1..] {
