@@ -59,10 +59,10 @@ pub fn memory_available() -> Option<u64> {
 
 /// Fail before reading if matching `inputs` would need more than `limit`
 /// bytes of memory; `limit_source` says where the limit came from.
-pub fn check_memory(inputs: &[&Path], limit: u64, limit_source: &str) -> Result<()> {
+pub fn check_memory(inputs: &[impl AsRef<Path>], limit: u64, limit_source: &str) -> Result<()> {
     let mut input = 0u64;
-    let mut largest = (0u64, inputs.first().copied());
-    for &path in inputs {
+    let mut largest = (0u64, inputs.first().map(AsRef::as_ref));
+    for path in inputs.iter().map(AsRef::as_ref) {
         let bytes = input_bytes(path)?;
         input += bytes;
         if bytes >= largest.0 {

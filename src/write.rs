@@ -50,16 +50,19 @@ fn remove_orphans(dir: &Path, name: &str) {
         let Some(pid) = rest.strip_suffix(".tmp").and_then(|r| r.split_once('.')).map(|(pid, _)| pid) else {
             continue;
         };
-        if pid.parse::<u32>().is_ok_and(|pid| pid != std::process::id() && !process_alive(pid)) {
+        if pid.parse::<u32>().is_ok_and(|pid| !process_alive(pid)) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
 }
 
-/// Whether process `pid` runs (Linux: it has a /proc entry). Elsewhere,
-/// assumed to, so nothing is removed.
-fn process_alive(pid: u32) -> bool {
-    !Path::new("/proc/self").exists() || Path::new("/proc").join(pid.to_string()).exists()
+/// Whether process `pid` runs: this one does; on Linux, one with a /proc
+/// entry. Elsewhere every process is assumed to, so nothing of another's
+/// is taken for abandoned.
+pub(crate) fn process_alive(pid: u32) -> bool {
+    pid == std::process::id()
+        || !cfg!(target_os = "linux")
+        || Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// The directory `path` is in (`.` for a bare name) and its file name.

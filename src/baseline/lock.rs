@@ -25,17 +25,6 @@ impl Drop for WriterLock {
     }
 }
 
-fn process_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
-    }
-}
-
 impl WriterLock {
     /// Take the writer lock of `dir`. A live holder makes this fail with
     /// [`ErrorKind::Locked`], or, with `wait`, retry until it is free.
@@ -54,7 +43,7 @@ impl WriterLock {
                         std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u32>().ok());
                     match holder {
                         // A lock left by a killed process: take it over.
-                        Some(pid) if !process_alive(pid) => {
+                        Some(pid) if !crate::write::process_alive(pid) => {
                             let _ = std::fs::remove_file(&path);
                             continue;
                         }

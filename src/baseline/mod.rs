@@ -210,17 +210,10 @@ impl Baseline {
             return Err(Error::corrupt(
                 self.dir.join(&first.name),
                 format!(
-                    "content differs from the SHA-256 the manifest records ({} of {} files damaged{})",
+                    "content differs from the SHA-256 the manifest records ({} of {} files damaged: {})",
                     damaged.len(),
                     entries.len(),
-                    if damaged.len() > 1 {
-                        format!(
-                            ", also {}",
-                            damaged[1..].iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
-                        )
-                    } else {
-                        String::new()
-                    }
+                    damaged.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
                 ),
             ));
         }

@@ -165,7 +165,7 @@ fn generate(args: &GenerateArgs, global: &Global) -> anyhow::Result<()> {
         }
         None => None,
     };
-    global.fits(&args.input.iter().map(|p| p.as_path()).collect::<Vec<_>>())?;
+    global.fits(&args.input)?;
     let tables = args.input.iter().map(|p| Table::read(p)).collect::<Result<Vec<_>, _>>()?;
     for t in &tables {
         def.check_headers(&t.headers(), &args.config, t.path())?;

@@ -77,7 +77,7 @@ impl Global {
 
     /// Stop now, with a message, if matching `inputs` would need more
     /// memory than `--max-memory` or, without it, than there is.
-    pub fn fits(&self, inputs: &[&Path]) -> anyhow::Result<()> {
+    pub fn fits(&self, inputs: &[impl AsRef<Path>]) -> anyhow::Result<()> {
         let (limit, source) = match self.max_memory {
             Some(limit) => (limit, "limit (--max-memory)"),
             None => match findmatches::resources::memory_available() {
@@ -161,7 +161,7 @@ impl ModelOnData {
     /// Read the tables (if they fit in memory: [`Global::fits`]) and
     /// resolve the model on them.
     pub fn load(&self, global: &Global) -> anyhow::Result<(MatchModel, Vec<Table>)> {
-        global.fits(&self.input.iter().map(|p| p.as_path()).collect::<Vec<_>>())?;
+        global.fits(&self.input)?;
         let tables = self.input.iter().map(|p| Table::read(p)).collect::<Result<Vec<_>, _>>()?;
         let model = self.model.resolve(&tables[0])?;
         for t in &tables[1..] {

@@ -41,7 +41,7 @@ pub struct Args {
 pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let start = Instant::now();
     let def = TransformDef::load(&args.config)?;
-    global.fits(&args.input.iter().map(|p| p.as_path()).collect::<Vec<_>>())?;
+    global.fits(&args.input)?;
     let tables = args.input.iter().map(|p| Table::read(p)).collect::<Result<Vec<_>, _>>()?;
     for t in &tables {
         def.check_headers(&t.headers(), &args.config, t.path())?;
