@@ -36,7 +36,6 @@ const VALLEY_BIN: f64 = 0.5;
 /// A bin within this factor of the emptiest counts as the valley floor.
 const VALLEY_SLACK: f64 = 1.5;
 
-/// Fit a logistic regression; returns (weights, intercept) for P(match).
 /// Out-of-fold match probabilities of labeled feature vectors: the rows
 /// are dealt into [`FOLDS`] folds, and each fold is scored by a model fitted
 /// on the others. Returns (row, probability) for the rows of every fold
@@ -59,6 +58,8 @@ pub fn held_out_probabilities(x: &FeatureMatrix, is_match: &[bool]) -> Result<Ve
     Ok(out)
 }
 
+/// Fit an L2-regularized logistic regression of `y` on the columns of
+/// `x`; returns (weights, intercept) for P(`y` true).
 fn fit_logistic(x: Array2<f64>, y: Array1<bool>) -> Result<(Vec<f64>, f64)> {
     let fitted = LogisticRegression::default()
         .alpha(L2_PENALTY)
