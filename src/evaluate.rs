@@ -16,14 +16,14 @@
 //! scored and clustered as a run would, and put in strata by score bin and
 //! by whether clustering joins them (a predicted match) or not; each
 //! stratum's match rate is taken from the held-out labeled pairs in it,
-//! shrunk where labels are few toward a prior: a logistic calibration of
-//! the labels on held-out score and on whether clustering joins the pair.
-//! (The model's own probability, the prior before, knows nothing of
-//! clustering: a one-to-one link joins pairs the model gives 0.2 and
-//! keeps apart pairs it gives 0.9, and strata of those rarely hold a
-//! label.) Recall is scaled by what
+//! shrunk where labels are few toward a prior: the model's log-odds,
+//! shifted by how the labels say the model is off and how clustering
+//! moves the rate (`calibration`). (The model's probability alone, the
+//! prior before, knows nothing of clustering: a one-to-one link joins
+//! pairs the model gives 0.2 and keeps apart pairs it gives 0.9, and
+//! strata of those rarely hold a label.) Recall is scaled by what
 //! blocking reaches ([`Reach`]), since a match blocking misses is
-//! predicted only when clustering joins it through other records. (The
+//! predicted only when clustering joins it through other records. (A
 //! calibration alone, without strata, cannot follow the non-monotone rate
 //! of pairs that score high but that clustering keeps apart.)
 
@@ -308,30 +308,32 @@ pub fn data_estimate(
 /// clustering joins it: σ(logit p + a + c·joined), the shifts `a` and `c`
 /// fitted to the labeled pairs (held-out probabilities) by Newton's
 /// method with a small ridge. The model's log-odds stay as they are (an
-/// offset), so sure pairs far from any label keep the model's verdict;
-/// the shifts learn how far off the model is where labels are, and how
-/// much clustering moves the real rate (a one-to-one link joins pairs the
-/// model doubts and keeps apart pairs it trusts). Without labels, p.
+/// offset, which linfa's logistic regression has no place for, hence the
+/// two-parameter fit here), so sure pairs far from any label keep the
+/// model's verdict; the shifts learn how far off the model is where labels
+/// are, and how much clustering moves the real rate (a one-to-one link
+/// joins pairs the model doubts and keeps apart pairs it trusts). Without
+/// labels, p.
 fn calibration(labeled: &[(f64, bool, bool)]) -> impl Fn(f64, bool) -> f64 {
-    let rate = |shift: &[f64; 2], p: f64, joined: f64| sigmoid(logit(p) + shift[0] + shift[1] * joined);
+    let one = |flag: bool| f64::from(u8::from(flag));
+    let rate =
+        move |shift: &[f64; 2], p: f64, joined: bool| sigmoid(logit(p) + shift[0] + shift[1] * one(joined));
     let mut shift = [0.0f64; 2];
     for _ in 0..CALIBRATION_STEPS {
-        // Gradient and negated Hessian of the ridge-penalized log-likelihood.
-        let (mut g, mut h) = (
-            [-CALIBRATION_RIDGE * shift[0], -CALIBRATION_RIDGE * shift[1]],
-            [CALIBRATION_RIDGE, 0.0, CALIBRATION_RIDGE],
-        );
+        // Gradient and negated Hessian (h0 h1; h1 h2) of the
+        // ridge-penalized log-likelihood.
+        let mut g = [-CALIBRATION_RIDGE * shift[0], -CALIBRATION_RIDGE * shift[1]];
+        let mut h = [CALIBRATION_RIDGE, 0.0, CALIBRATION_RIDGE];
         for &(p, m, joined) in labeled {
-            let j = f64::from(u8::from(joined));
-            let q = rate(&shift, p, j);
-            let (r, w) = (f64::from(u8::from(m)) - q, q * (1.0 - q));
+            let (q, j) = (rate(&shift, p, joined), one(joined));
+            let (r, w) = (one(m) - q, q * (1.0 - q));
             g[0] += r;
             g[1] += r * j;
             h[0] += w;
             h[1] += w * j;
             h[2] += w * j * j;
         }
-        // Solve [h0 h1; h1 h2] step = g (positive definite: the ridge).
+        // Solve h · step = g (positive definite: the ridge).
         let det = h[0] * h[2] - h[1] * h[1];
         let step = [(h[2] * g[0] - h[1] * g[1]) / det, (h[0] * g[1] - h[1] * g[0]) / det];
         shift = [shift[0] + step[0], shift[1] + step[1]];
@@ -339,7 +341,7 @@ fn calibration(labeled: &[(f64, bool, bool)]) -> impl Fn(f64, bool) -> f64 {
             break;
         }
     }
-    move |p: f64, joined: bool| rate(&shift, p, f64::from(u8::from(joined)))
+    move |p: f64, joined: bool| rate(&shift, p, joined)
 }
 
 /// Precision, recall and F1 from true positives, predicted and actual positives.
