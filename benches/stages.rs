@@ -20,7 +20,7 @@ fn stages(c: &mut Criterion) {
     let model = bundled_model().expect("bundled model");
     let def = model.definition.clone();
     let records = Records::build(&def, &[&table]).expect("records");
-    let blocking = Blocking::new(&def);
+    let blocking = Blocking::new(&def, records.len());
     let (pairs, _) = blocking.candidates(&records, &def, Mode::Dedup).expect("candidates");
     let matcher = Matcher::new(model, &NoProgress);
     let plan = findmatches::ComparePlan::new(&def);

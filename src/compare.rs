@@ -1,22 +1,35 @@
 //! Compare: one feature vector per candidate pair.
 //!
-//! A [`ComparePlan`] is built once from the definition: for each matched
-//! column, the similarities that suit its kind (Jaro-Winkler, normalized
-//! Levenshtein, token Jaccard, idf cosine, exact, phonetic, date and number
-//! distance), a missing-value indicator and the rarity of an exact
-//! agreement; then two record-level features (first/last names swapped,
-//! idf cosine of all words). The choice of functions is made here, outside
-//! the pair loop; comparing a pair only indexes into [`Records`] and writes
-//! into a caller's slice, with no allocation.
+//! Each matched column compares a pair into an *agreement level*, the way
+//! a person would grade it: for a name, `exact`, `close` (Jaro-Winkler ≥
+//! 0.92), `similar` (≥ 0.8, or the same phonetic code), `initial` (one is
+//! the other's initial) or none of these (they disagree). A missing value
+//! on either side gives no level at all: it is no evidence either way. The
+//! levels of each kind are in [`kind_levels`].
 //!
-//! Every feature lies in [0, 1]. When either value is missing, the
-//! column's `missing` feature is 1 and its other features are 0.
+//! A column's features are then:
+//! - `present`: 1 when both values are there. Its weight is what a
+//!   disagreement says (usually against a match).
+//! - one indicator per level, *cumulative*: a pair at `close` also counts
+//!   as `similar` and `initial`. Each weight is what that level adds over
+//!   the one below, so a model whose level weights are not negative is
+//!   monotone: more agreement is never less evidence.
+//! - `tf`: how much rarer than the column's typical value the agreement
+//!   is, `ln(mean frequency / frequency)` — agreeing on a rare surname is
+//!   stronger evidence than agreeing on a common one (the term-frequency
+//!   adjustment of Fellegi–Sunter). For word-bearing columns a partial
+//!   agreement counts the rarest word the two share.
+//!
+//! Then two record-level features: first and last names swapped, and the
+//! idf cosine of all words. A [`ComparePlan`] is built once from the
+//! definition; comparing a pair only indexes into [`Records`] and writes
+//! into a caller's slice, with no allocation.
 
 use rapidfuzz::distance::{jaro_winkler, levenshtein};
 use rayon::prelude::*;
 
 use crate::config::{ColumnKind, TransformDef};
-use crate::record::{RecordId, Records};
+use crate::record::{Column, RecordId, Records};
 
 /// A pair of records to compare; `a < b`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -38,6 +51,46 @@ impl CandidatePair {
     }
 }
 
+/// The agreement levels of a kind above "disagree", weakest first (the
+/// last is always `exact`).
+pub fn kind_levels(kind: ColumnKind) -> &'static [&'static str] {
+    match kind {
+        ColumnKind::Name => &["initial", "similar", "close", "exact"],
+        ColumnKind::Text => &["weak", "some", "similar", "close", "exact"],
+        ColumnKind::Address => &["similar", "close", "exact"],
+        ColumnKind::Email => &["similar", "user", "exact"],
+        ColumnKind::Phone => &["close", "exact"],
+        ColumnKind::Postcode => &["area", "close", "exact"],
+        ColumnKind::Date => &["decade", "year", "month", "typo", "exact"],
+        ColumnKind::Number => &["near", "close", "closer", "exact"],
+        ColumnKind::Category => &["exact"],
+        ColumnKind::Id => &["close", "contains", "exact"],
+        ColumnKind::Ignore => &[],
+    }
+}
+
+/// The similarities a kind adds as they are, in [0, 1], after its levels
+/// and `tf` (words-only kinds grade finely: levels alone lose that).
+fn kind_similarities(kind: ColumnKind) -> &'static [&'static str] {
+    match kind {
+        ColumnKind::Name => &["jaro_winkler"],
+        ColumnKind::Text => &["jaro_winkler", "levenshtein", "jaccard", "cosine", "containment"],
+        ColumnKind::Address => &["levenshtein", "cosine"],
+        _ => &[],
+    }
+}
+
+/// Whether a kind's agreements get a `tf` feature.
+fn has_tf(kind: ColumnKind) -> bool {
+    !matches!(kind, ColumnKind::Number | ColumnKind::Ignore)
+}
+
+/// Similarity thresholds of the text levels `weak` … `close`.
+const TEXT_LEVELS: [f32; 4] = [0.35, 0.55, 0.75, 0.9];
+/// Values longer than this are compared by their words only (character
+/// similarities cost too much and say little on long text).
+const LONG_VALUE: usize = 64;
+
 #[derive(Clone, Debug)]
 enum Step {
     Column { col: usize, kind: ColumnKind },
@@ -52,49 +105,34 @@ pub struct ComparePlan {
     names: Vec<String>,
 }
 
-/// The feature names a column of `kind` contributes, after its name.
-fn kind_features(kind: ColumnKind) -> &'static [&'static str] {
-    match kind {
-        ColumnKind::Name => &[
-            "missing",
-            "exact",
-            "rare_exact",
-            "jaro_winkler",
-            "jw_ge_92",
-            "jw_ge_80",
-            "levenshtein",
-            "phonetic",
-        ],
-        ColumnKind::Text => &[
-            "missing",
-            "exact",
-            "rare_exact",
-            "jaro_winkler",
-            "levenshtein",
-            "jaccard",
-            "cosine",
-            "cosine_ge_80",
-        ],
-        ColumnKind::Address => &[
-            "missing",
-            "exact",
-            "rare_exact",
-            "jaro_winkler",
-            "levenshtein",
-            "jaccard",
-            "cosine",
-            "numbers_agree",
-        ],
-        ColumnKind::Email => &["missing", "exact", "local_jaro_winkler", "domain_exact"],
-        ColumnKind::Phone => &["missing", "exact", "levenshtein"],
-        ColumnKind::Postcode => &["missing", "exact", "rare_exact", "levenshtein", "prefix"],
-        ColumnKind::Date => {
-            &["missing", "exact", "levenshtein", "same_year", "within_year", "day_month_swap"]
+/// Where one column's features sit in a feature vector: see
+/// [`ComparePlan::column_levels`].
+#[derive(Clone, Debug)]
+pub struct ColumnLevels {
+    /// The column's name.
+    pub column: String,
+    /// Index of its `present` feature; its level indicators follow.
+    pub present: usize,
+    /// Number of levels above "disagree".
+    pub levels: usize,
+    /// Index of its `tf` feature, if it has one.
+    pub tf: Option<usize>,
+}
+
+impl ColumnLevels {
+    /// The agreement level of a pair from its feature vector: 0 disagree,
+    /// up to `levels` (exact); `None` when either value is missing.
+    pub fn level(&self, features: &[f32]) -> Option<u8> {
+        if features[self.present] < 0.5 {
+            return None;
         }
-        ColumnKind::Number => &["missing", "exact", "closeness"],
-        ColumnKind::Category => &["missing", "exact", "rare_exact"],
-        ColumnKind::Id => &["missing", "exact", "levenshtein", "lev_ge_80"],
-        ColumnKind::Ignore => &[],
+        let above = (1..=self.levels).take_while(|&l| features[self.present + l] >= 0.5).count();
+        Some(above as u8)
+    }
+
+    /// The pair's `tf` value (0 without one).
+    pub fn tf_value(&self, features: &[f32]) -> f32 {
+        self.tf.map_or(0.0, |i| features[i])
     }
 }
 
@@ -106,7 +144,12 @@ impl ComparePlan {
         let mut name_cols = Vec::new();
         for (col, (name, kind)) in def.matched_columns().enumerate() {
             steps.push(Step::Column { col, kind });
-            names.extend(kind_features(kind).iter().map(|f| format!("{name}.{f}")));
+            names.push(format!("{name}.present"));
+            names.extend(kind_levels(kind).iter().map(|l| format!("{name}.{l}")));
+            if has_tf(kind) {
+                names.push(format!("{name}.tf"));
+            }
+            names.extend(kind_similarities(kind).iter().map(|f| format!("{name}.{f}")));
             if kind == ColumnKind::Name {
                 name_cols.push((col, name));
             }
@@ -134,31 +177,20 @@ impl ComparePlan {
 
     /// Each matched column's [`ColumnLevels`].
     pub fn column_levels(&self) -> Vec<ColumnLevels> {
-        const GRADED: [&str; 7] = [
-            "jaro_winkler",
-            "levenshtein",
-            "cosine",
-            "jaccard",
-            "closeness",
-            "local_jaro_winkler",
-            "within_year",
-        ];
         let mut out = Vec::new();
         let mut at = 0;
         for step in &self.steps {
             match *step {
                 Step::Column { kind, .. } => {
-                    let features = kind_features(kind);
                     let name = &self.names[at];
-                    let column = name[..name.len() - features[0].len() - 1].to_string();
-                    let index = |f: &str| features.iter().position(|x| *x == f).map(|i| at + i);
+                    let levels = kind_levels(kind).len();
                     out.push(ColumnLevels {
-                        column,
-                        missing: at,
-                        exact: at + 1,
-                        similarities: GRADED.iter().filter_map(|f| index(f)).collect(),
+                        column: name[..name.len() - ".present".len()].to_string(),
+                        present: at,
+                        levels,
+                        tf: has_tf(kind).then_some(at + 1 + levels),
                     });
-                    at += features.len();
+                    at += column_width(kind);
                 }
                 Step::NameSwap { .. } | Step::RecordCosine => at += 1,
             }
@@ -166,26 +198,42 @@ impl ComparePlan {
         out
     }
 
+    /// Which features a model may only weigh upwards (level indicators,
+    /// similarities, the name swap, the record cosine): more agreement is
+    /// never less evidence. `present` and `tf` may take either sign.
+    pub fn monotone(&self) -> Vec<bool> {
+        self.names.iter().map(|n| !(n.ends_with(".present") || n.ends_with(".tf"))).collect()
+    }
+
     /// Compare records `a` and `b`, writing one value per feature to `out`.
     pub fn compare(&self, records: &Records, a: RecordId, b: RecordId, out: &mut [f32]) {
         debug_assert_eq!(out.len(), self.names.len());
         let mut at = 0;
-        let n = records.population();
         for step in &self.steps {
             match *step {
                 Step::Column { col, kind } => {
-                    let width = kind_features(kind).len();
-                    compare_column(records, col, kind, a, b, n, &mut out[at..at + width]);
+                    let width = column_width(kind);
+                    let slot = &mut out[at..at + width];
+                    slot.fill(0.0);
+                    let levels = kind_levels(kind).len();
+                    let (head, sims) = slot.split_at_mut(levels + 1 + usize::from(has_tf(kind)));
+                    if let Some((level, tf)) = compare_column(&records.columns()[col], kind, a, b, sims) {
+                        head[0] = 1.0;
+                        head[1..=level as usize].fill(1.0);
+                        if has_tf(kind) {
+                            head[levels + 1] = tf;
+                        }
+                    }
                     at += width;
                 }
                 Step::NameSwap { first, second } => {
                     let cols = records.columns();
                     let (f, s) = (&cols[first], &cols[second]);
                     let (fa, sa, fb, sb) = (f.value(a), s.value(a), f.value(b), s.value(b));
-                    out[at] = if [fa, sa, fb, sb].iter().any(|v| v.is_empty()) {
+                    out[at] = if [fa, sa, fb, sb].iter().any(|v| v.is_empty()) || (fa == fb && sa == sb) {
                         0.0
                     } else {
-                        jw(fa, sb).min(jw(sa, fb))
+                        flag(jw(fa, sb) >= 0.92 && jw(sa, fb) >= 0.92)
                     };
                     at += 1;
                 }
@@ -211,44 +259,9 @@ impl ComparePlan {
     }
 }
 
-/// Where one column's features sit in a feature vector, for models that
-/// count agreement levels rather than weigh raw similarities
-/// (Fellegi–Sunter): see [`ColumnLevels::level`].
-#[derive(Clone, Debug)]
-pub struct ColumnLevels {
-    /// The column's name.
-    pub column: String,
-    /// Index of its `missing` feature.
-    pub missing: usize,
-    /// Index of its `exact` feature.
-    pub exact: usize,
-    /// Indexes of its graded similarities (string, token, date, number).
-    pub similarities: Vec<usize>,
-}
-
-/// Agreement levels of a column: 0 disagree, 1 similar, 2 very similar,
-/// 3 exact.
-pub const LEVELS: usize = 4;
-
-impl ColumnLevels {
-    /// The agreement level of a pair from its feature vector; `None` when
-    /// either value is missing.
-    pub fn level(&self, features: &[f32]) -> Option<u8> {
-        if features[self.missing] >= 0.5 {
-            return None;
-        }
-        if features[self.exact] >= 0.5 {
-            return Some(3);
-        }
-        let s = self.similarities.iter().map(|&i| features[i]).fold(0.0f32, f32::max);
-        Some(if s >= 0.92 {
-            2
-        } else if s >= 0.75 {
-            1
-        } else {
-            0
-        })
-    }
+/// Features a column of `kind` contributes.
+fn column_width(kind: ColumnKind) -> usize {
+    1 + kind_levels(kind).len() + usize::from(has_tf(kind)) + kind_similarities(kind).len()
 }
 
 /// Feature vectors of many pairs, row-major with a fixed stride.
@@ -293,6 +306,16 @@ pub fn lev(a: &str, b: &str) -> f32 {
     }
 }
 
+/// Levenshtein distance.
+#[inline]
+fn edits(a: &str, b: &str) -> usize {
+    if a.is_ascii() && b.is_ascii() {
+        levenshtein::distance(a.bytes(), b.bytes())
+    } else {
+        levenshtein::distance(a.chars(), b.chars())
+    }
+}
+
 fn flag(b: bool) -> f32 {
     if b {
         1.0
@@ -301,110 +324,163 @@ fn flag(b: bool) -> f32 {
     }
 }
 
+/// The level (0 = disagree … exact) of the values of `a` and `b` in
+/// `column`, and the agreement's `tf` value; `None` when either is missing.
+/// The kind's [`kind_similarities`] go to `sims` (each string measure is
+/// computed once: the levels are read off them).
 fn compare_column(
-    records: &Records,
-    col: usize,
+    column: &Column,
     kind: ColumnKind,
     a: RecordId,
     b: RecordId,
-    n: usize,
-    out: &mut [f32],
-) {
-    let column = &records.columns()[col];
+    sims: &mut [f32],
+) -> Option<(u8, f32)> {
     let (va, vb) = (column.value(a), column.value(b));
-    out.fill(0.0);
     if va.is_empty() || vb.is_empty() {
-        out[0] = 1.0;
-        return;
+        return None;
     }
-    let exact = va == vb;
-    out[1] = flag(exact);
-    let rare = if exact { column.rarity(a, n) } else { 0.0 };
-    match kind {
+    if va == vb {
+        sims.fill(1.0);
+        return Some((kind_levels(kind).len() as u8, column.tf(column.frequency(a))));
+    }
+    let (ia, ib) = (a as usize, b as usize);
+    let cosine = || column.tokens().map_or(0.0, |t| t.cosine(ia, ib));
+    // Character measures on short values; on long ones the words say more.
+    let short = va.len() <= LONG_VALUE && vb.len() <= LONG_VALUE;
+    let chars = |f: fn(&str, &str) -> f32, words: f32| if short { f(va, vb) } else { words };
+    let level = match kind {
         ColumnKind::Name => {
-            let j = if exact { 1.0 } else { jw(va, vb) };
-            out[2] = rare;
-            out[3] = j;
-            out[4] = flag(j >= 0.92);
-            out[5] = flag(j >= 0.8);
-            out[6] = if exact { 1.0 } else { lev(va, vb) };
-            out[7] = flag(!column.code(a).is_empty() && column.code(a) == column.code(b));
+            sims[0] = chars(jw, 0.0);
+            let s = sims[0].max(cosine());
+            if s >= 0.92 {
+                3
+            } else if s >= 0.8 || (!column.code(a).is_empty() && column.code(a) == column.code(b)) {
+                2
+            } else {
+                u8::from(is_initial(va, vb))
+            }
         }
-        ColumnKind::Text | ColumnKind::Address => {
-            let tokens = column.tokens().expect("word kinds have tokens");
-            let (ia, ib) = (a as usize, b as usize);
-            out[2] = rare;
-            out[3] = if exact { 1.0 } else { jw(va, vb) };
-            out[4] = if exact { 1.0 } else { lev(va, vb) };
-            out[5] = tokens.jaccard(ia, ib);
+        ColumnKind::Text => {
+            let tokens = column.tokens().expect("text has tokens");
             let cos = tokens.cosine(ia, ib);
-            out[6] = cos;
-            out[7] = if kind == ColumnKind::Text { flag(cos >= 0.8) } else { numbers_agree(va, vb) };
+            sims.copy_from_slice(&[
+                chars(jw, cos),
+                chars(lev, cos),
+                tokens.jaccard(ia, ib),
+                cos,
+                tokens.containment(ia, ib),
+            ]);
+            let s = if short { cos.max(sims[1]) } else { cos };
+            TEXT_LEVELS.iter().take_while(|&&t| s >= t).count() as u8
+        }
+        ColumnKind::Address => {
+            let cos = cosine();
+            sims[0] = chars(lev, cos);
+            sims[1] = cos;
+            let s = cos.max(sims[0]);
+            if s >= 0.85 && numbers_agree(va, vb) {
+                2
+            } else if s >= 0.7 {
+                1
+            } else {
+                0
+            }
         }
         ColumnKind::Email => {
-            let (la, da) = va.rsplit_once('@').unwrap_or((va, ""));
-            let (lb, db) = vb.rsplit_once('@').unwrap_or((vb, ""));
-            out[2] = if exact { 1.0 } else { jw(la, lb) };
-            out[3] = flag(!da.is_empty() && da == db);
+            let (la, _) = va.rsplit_once('@').unwrap_or((va, ""));
+            let (lb, _) = vb.rsplit_once('@').unwrap_or((vb, ""));
+            if !la.is_empty() && la == lb {
+                2
+            } else if jw(va, vb) >= 0.88 {
+                1
+            } else {
+                0
+            }
         }
-        ColumnKind::Phone => {
-            out[2] = if exact { 1.0 } else { lev(va, vb) };
-        }
+        ColumnKind::Phone => u8::from(edits(va, vb) <= 1),
         ColumnKind::Postcode => {
-            out[2] = rare;
-            out[3] = if exact { 1.0 } else { lev(va, vb) };
-            let p = va.len().min(vb.len()).min(3);
-            out[4] = flag(p > 0 && va[..p] == vb[..p]);
+            if edits(va, vb) <= 1 {
+                2
+            } else {
+                let p = va.len().min(vb.len()).min(3);
+                u8::from(p > 0 && va[..p] == vb[..p])
+            }
         }
         ColumnKind::Date => {
-            out[2] = if exact { 1.0 } else { lev(va, vb) };
             let (da, db) = (column.number(a), column.number(b));
-            if da.is_finite() && db.is_finite() {
-                out[3] = flag(va.get(..4) == vb.get(..4));
-                out[4] = (1.0 - ((da - db).abs() / 365.0) as f32).max(0.0);
-                out[5] = flag(
-                    va.len() == 8
-                        && vb.len() == 8
-                        && va[..4] == vb[..4]
-                        && va[4..6] == vb[6..8]
-                        && va[6..8] == vb[4..6]
-                        && !exact,
-                );
+            let swapped = va.len() == 8
+                && vb.len() == 8
+                && va[..4] == vb[..4]
+                && va[4..6] == vb[6..8]
+                && va[6..8] == vb[4..6];
+            if swapped || edits(va, vb) <= 1 {
+                4
+            } else if da.is_finite() && db.is_finite() {
+                let days = (da - db).abs();
+                if days <= 31.0 {
+                    3
+                } else if days <= 366.0 {
+                    2
+                } else if days <= 3653.0 {
+                    1
+                } else {
+                    0
+                }
+            } else {
+                0
             }
         }
         ColumnKind::Number => {
             let (x, y) = (column.number(a), column.number(b));
-            if x.is_finite() && y.is_finite() {
-                let scale = x.abs().max(y.abs());
-                out[2] = if scale == 0.0 { 1.0 } else { (1.0 - (x - y).abs() / scale) as f32 };
+            if !(x.is_finite() && y.is_finite()) {
+                0
+            } else {
+                let diff = (x - y).abs();
+                let rel = diff / x.abs().max(y.abs()).max(f64::MIN_POSITIVE);
+                if diff <= 1.0 && rel <= 0.01 || rel <= 0.005 {
+                    3
+                } else if rel <= 0.1 {
+                    2
+                } else if rel <= 0.3 {
+                    1
+                } else {
+                    0
+                }
             }
         }
-        ColumnKind::Category => {
-            out[2] = rare;
-        }
+        ColumnKind::Category => 0,
         ColumnKind::Id => {
-            let l = if exact { 1.0 } else { lev(va, vb) };
-            out[2] = l;
-            out[3] = flag(l >= 0.8);
+            let (sa, sb) = (va.trim_start_matches('0'), vb.trim_start_matches('0'));
+            let (long, short) = if sa.len() >= sb.len() { (sa, sb) } else { (sb, sa) };
+            if sa == sb || (short.len() >= 4 && long.contains(short)) {
+                2
+            } else if lev(va, vb) >= 0.8 {
+                1
+            } else {
+                0
+            }
         }
-        ColumnKind::Ignore => {}
-    }
+        ColumnKind::Ignore => 0,
+    };
+    Some((level, 0.0))
 }
 
-/// 1 when both addresses hold the same numbers (house, unit) in any
-/// order, 0.5 when neither holds any, 0 otherwise. No allocation.
-fn numbers_agree(a: &str, b: &str) -> f32 {
+/// Whether one name is the other's initial (`j` and `john`).
+fn is_initial(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.len() == 1 && long.as_bytes().first() == short.as_bytes().first()
+}
+
+/// Whether both addresses hold the same numbers (house, unit) in any
+/// order, or neither holds any. No allocation.
+fn numbers_agree(a: &str, b: &str) -> bool {
     fn numbers(s: &str) -> impl Iterator<Item = &str> + Clone {
         s.split(' ').filter(|w| w.bytes().next().is_some_and(|c| c.is_ascii_digit()))
     }
     let (na, nb) = (numbers(a), numbers(b));
     let (ca, cb) = (na.clone().count(), nb.clone().count());
-    if ca == 0 && cb == 0 {
-        return 0.5;
-    }
     let count = |it: &mut dyn Iterator<Item = &str>, w: &str| it.filter(|x| *x == w).count();
-    let same = ca == cb && na.clone().all(|w| count(&mut na.clone(), w) == count(&mut nb.clone(), w));
-    flag(same)
+    ca == cb && na.clone().all(|w| count(&mut na.clone(), w) == count(&mut nb.clone(), w))
 }
 
 #[cfg(test)]
@@ -426,10 +502,16 @@ mod tests {
 
     #[test]
     fn address_numbers() {
-        assert_eq!(numbers_agree("12 main street", "main street 12"), 1.0);
-        assert_eq!(numbers_agree("12 main street", "14 main street"), 0.0);
-        assert_eq!(numbers_agree("main street", "main road"), 0.5);
-        assert_eq!(numbers_agree("4 4 main street", "4 main street 5"), 0.0);
-        assert_eq!(numbers_agree("unit 5 4 main", "4 main unit 5"), 1.0);
+        assert!(numbers_agree("12 main street", "main street 12"));
+        assert!(!numbers_agree("12 main street", "14 main street"));
+        assert!(numbers_agree("main street", "main road"));
+        assert!(!numbers_agree("4 4 main street", "4 main street 5"));
+        assert!(numbers_agree("unit 5 4 main", "4 main unit 5"));
+    }
+
+    #[test]
+    fn initials() {
+        assert!(is_initial("j", "john") && is_initial("john", "j"));
+        assert!(!is_initial("j", "mary") && !is_initial("jo", "john"));
     }
 }

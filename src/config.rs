@@ -14,7 +14,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::{logit, sigmoid};
+use crate::stats::{logit, sigmoid};
 
 /// What a column holds, which decides how it is normalized, blocked and
 /// compared.

@@ -34,8 +34,9 @@ use crate::compare::{CandidatePair, ComparePlan};
 use crate::error::{Error, Result};
 use crate::explain::part_of;
 use crate::matcher::{Matcher, NoProgress};
-use crate::model::{held_out_probabilities, logit, sigmoid, MatchModel};
+use crate::model::{Fitting, MatchModel};
 use crate::record::Records;
+use crate::stats::{logit, sigmoid, Logistic};
 
 /// Labeled pairs by outcome, at the threshold.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -118,7 +119,8 @@ pub fn evaluate(
     if !is_match.iter().any(|&m| m) || is_match.iter().all(|&m| m) {
         return Err(Error::training("evaluation needs labeled matches and non-matches"));
     }
-    let held_out_pairs: Vec<(CandidatePair, f64, bool)> = held_out_probabilities(&features, &is_match)?
+    let held_out_pairs: Vec<(CandidatePair, f64, bool)> = Fitting::new(def)
+        .held_out(&features, &is_match)
         .into_iter()
         .map(|(i, p)| (pairs[i], p, is_match[i]))
         .collect();
@@ -175,7 +177,8 @@ pub fn evaluate(
         queried[p.a as usize] = true;
         queried[p.b as usize] = true;
     }
-    let (population, _) = Blocking::new(def).candidates_of(records, def, mode, Some(&queried))?;
+    let (population, _) =
+        Blocking::new(def, records.len()).candidates_of(records, def, mode, Some(&queried))?;
     let matcher = Matcher::new(model.clone(), &NoProgress);
     let scored_population = matcher.score_pairs(records, &population);
     let ids = matcher.cluster(records, &scored_population, mode).match_ids;
@@ -228,9 +231,6 @@ const BINS_PER_SIDE: i64 = 5;
 /// many labeled pairs.
 const PRIOR_PAIRS: f64 = 1.0;
 
-/// Newton steps, at most, of the prior's calibration (it converges in a
-/// handful).
-const CALIBRATION_STEPS: usize = 50;
 /// Ridge penalty on the prior's calibration shifts: 0.1 kept Febrl2 and
 /// DBLP-ACM closest (1 was too stiff to learn a link's clustering from 20
 /// labels; 0.01 let a few labels swing it).
@@ -306,42 +306,33 @@ pub fn data_estimate(
 
 /// The prior match rate of a pair from its probability `p` and whether
 /// clustering joins it: σ(logit p + a + c·joined), the shifts `a` and `c`
-/// fitted to the labeled pairs (held-out probabilities) by Newton's
-/// method with a small ridge. The model's log-odds stay as they are (an
-/// offset, which linfa's logistic regression has no place for, hence the
-/// two-parameter fit here), so sure pairs far from any label keep the
-/// model's verdict; the shifts learn how far off the model is where labels
-/// are, and how much clustering moves the real rate (a one-to-one link
-/// joins pairs the model doubts and keeps apart pairs it trusts). Without
-/// labels, p.
+/// fitted to the labeled pairs (held-out probabilities) with a small ridge.
+/// The model's log-odds stay as they are (an offset), so sure pairs far
+/// from any label keep the model's verdict; the shifts learn how far off
+/// the model is where labels are, and how much clustering moves the real
+/// rate (a one-to-one link joins pairs the model doubts and keeps apart
+/// pairs it trusts). Without labels, p.
 fn calibration(labeled: &[(f64, bool, bool)]) -> impl Fn(f64, bool) -> f64 {
-    let one = |flag: bool| f64::from(u8::from(flag));
-    let rate =
-        move |shift: &[f64; 2], p: f64, joined: bool| sigmoid(logit(p) + shift[0] + shift[1] * one(joined));
-    let mut shift = [0.0f64; 2];
-    for _ in 0..CALIBRATION_STEPS {
-        // Gradient and negated Hessian (h0 h1; h1 h2) of the
-        // ridge-penalized log-likelihood.
-        let mut g = [-CALIBRATION_RIDGE * shift[0], -CALIBRATION_RIDGE * shift[1]];
-        let mut h = [CALIBRATION_RIDGE, 0.0, CALIBRATION_RIDGE];
-        for &(p, m, joined) in labeled {
-            let (q, j) = (rate(&shift, p, joined), one(joined));
-            let (r, w) = (one(m) - q, q * (1.0 - q));
-            g[0] += r;
-            g[1] += r * j;
-            h[0] += w;
-            h[1] += w * j;
-            h[2] += w * j * j;
+    let joined: Vec<f32> = labeled.iter().map(|&(_, _, j)| f32::from(u8::from(j))).collect();
+    let is_match: Vec<bool> = labeled.iter().map(|&(_, m, _)| m).collect();
+    let offsets: Vec<f64> = labeled.iter().map(|&(p, _, _)| logit(p)).collect();
+    let (c, a) = if labeled.is_empty() {
+        (vec![0.0], 0.0)
+    } else {
+        Logistic {
+            stride: 1,
+            x: &joined,
+            y: &is_match,
+            row_weights: None,
+            offsets: Some(&offsets),
+            prior: None,
+            penalty: CALIBRATION_RIDGE,
+            penalize_intercept: true,
+            non_negative: None,
         }
-        // Solve h · step = g (positive definite: the ridge).
-        let det = h[0] * h[2] - h[1] * h[1];
-        let step = [(h[2] * g[0] - h[1] * g[1]) / det, (h[0] * g[1] - h[1] * g[0]) / det];
-        shift = [shift[0] + step[0], shift[1] + step[1]];
-        if step[0].abs().max(step[1].abs()) < 1e-9 {
-            break;
-        }
-    }
-    move |p: f64, joined: bool| rate(&shift, p, joined)
+        .fit()
+    };
+    move |p: f64, joined: bool| sigmoid(logit(p) + a + c[0] * f64::from(u8::from(joined)))
 }
 
 /// Precision, recall and F1 from true positives, predicted and actual positives.

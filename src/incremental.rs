@@ -99,7 +99,7 @@ pub fn match_new(
     }
     // Each new record's strongest key neighbours in the baseline, and, for
     // those keys find too few of, the index's.
-    let blocking = Blocking::new(def);
+    let blocking = Blocking::new(def, baseline.manifest().records as usize + new.num_rows());
     let mut keys_of: Vec<Vec<u64>> = vec![Vec::new(); fresh.len()];
     for (key, id) in record_keys(&fresh, def, 0..fresh.len() as RecordId) {
         keys_of[id as usize].push(key);

@@ -58,6 +58,7 @@ pub mod record;
 pub mod resources;
 pub mod review;
 pub mod rng;
+pub mod stats;
 pub mod synth;
 pub mod unsupervised;
 pub mod write;

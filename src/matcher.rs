@@ -18,11 +18,11 @@ use serde::Serialize;
 
 use crate::block::{BlockStats, Blocking, Mode};
 use crate::cluster::{self, ClusterOptions, Clustering, Constraints, ScoredPair};
-use crate::compare::{CandidatePair, ComparePlan, FeatureMatrix};
+use crate::compare::{CandidatePair, ComparePlan};
 use crate::config::TransformDef;
 use crate::error::{Error, Result};
 use crate::labels::Labels;
-use crate::model::{MatchModel, ProvidedLabel, TrainingMethod};
+use crate::model::{MatchModel, ProvidedLabel, TrainingMethod, TrainingSummary};
 use crate::read::Table;
 use crate::record::{RecordId, Records};
 use crate::rng::Rng;
@@ -147,7 +147,7 @@ impl<'p> Matcher<'p> {
         let records = Records::build(def, tables)?;
         lap("normalize", &mut clock);
         self.progress.stage("block", 0);
-        let (pairs, blocking) = Blocking::new(def).candidates(&records, def, mode)?;
+        let (pairs, blocking) = Blocking::new(def, records.len()).candidates(&records, def, mode)?;
         lap("block", &mut clock);
         self.progress.stage("compare and score", pairs.len() as u64);
         let scored = self.score_pairs(&records, &pairs);
@@ -274,8 +274,6 @@ pub fn labeled_pairs(records: &Records, labels: &[Labels]) -> Result<Vec<(Candid
 const THRESHOLD_SAMPLE: usize = 50_000;
 /// Random record pairs unsupervised training counts non-match agreement on.
 const RANDOM_PAIRS: usize = 100_000;
-/// Candidate pairs (at most) an unsupervised model is fitted on.
-const UNSUPERVISED_FIT_PAIRS: usize = 6_000;
 
 fn mode_of(tables: &[&Table]) -> Mode {
     if tables.len() > 1 {
@@ -286,10 +284,16 @@ fn mode_of(tables: &[&Table]) -> Mode {
 }
 
 /// Train a model: normalize the tables under `def`, resolve the labels
-/// against their records, compare the labeled pairs and fit.
+/// against their records (only pairs a run could make count: for a link,
+/// pairs across the two tables), compare the labeled pairs and fit them.
 pub fn train(def: &TransformDef, tables: &[&Table], labels: &[Labels]) -> Result<MatchModel> {
     let records = Records::build(def, tables)?;
-    let labeled = labeled_pairs(&records, labels)?;
+    let mode = mode_of(tables);
+    let sources = records.sources();
+    let labeled: Vec<(CandidatePair, bool)> = labeled_pairs(&records, labels)?
+        .into_iter()
+        .filter(|(p, _)| mode.allows(sources[p.a as usize], sources[p.b as usize]))
+        .collect();
     let plan = ComparePlan::new(def);
     let pairs: Vec<CandidatePair> = labeled.iter().map(|(p, _)| *p).collect();
     let is_match: Vec<bool> = labeled.iter().map(|(_, m)| *m).collect();
@@ -304,23 +308,20 @@ pub fn train(def: &TransformDef, tables: &[&Table], labels: &[Labels]) -> Result
             is_match: *m,
         })
         .collect();
-    let candidates =
-        Blocking::new(def).sample_candidates(&records, def, mode_of(tables), THRESHOLD_SAMPLE)?;
-    settle_threshold(&mut model, &records, &candidates);
+    settle_threshold(&mut model, &records, mode)?;
     Ok(model)
 }
 
-/// Train a first model without labels: a Fellegi–Sunter model fitted by EM
-/// (see [`crate::unsupervised`]) labels a sample of candidate pairs (from
-/// the wider key net labeling uses, so near misses are among them), match
-/// when its posterior is at least one half, and a logistic regression is
-/// fitted to those verdicts, so the result is an ordinary [`MatchModel`]
+/// Train a first model without labels: the weights of a Fellegi–Sunter
+/// model fitted by EM (see [`crate::unsupervised`]) on a sample of
+/// candidate pairs (from the wider key net labeling uses, so near misses
+/// are among them) and random record pairs, as an ordinary [`MatchModel`]
 /// that labels can later replace.
 pub fn train_unsupervised(def: &TransformDef, tables: &[&Table]) -> Result<MatchModel> {
     let records = Records::build(def, tables)?;
     let mode = mode_of(tables);
     let plan = ComparePlan::new(def);
-    let blocking = Blocking::new(def);
+    let blocking = Blocking::new(def, records.len());
     let blocking = Blocking { ranking: blocking.ranking.widened(), ..blocking };
     let candidates = blocking.sample_candidates(&records, def, mode, THRESHOLD_SAMPLE)?;
     let random = random_pairs(&records, mode, RANDOM_PAIRS);
@@ -328,34 +329,42 @@ pub fn train_unsupervised(def: &TransformDef, tables: &[&Table]) -> Result<Match
         return Err(Error::training("too few records to learn from without labels"));
     }
     let columns = plan.column_levels();
-    let candidate_features = plan.compare_all(&records, &candidates);
-    let fs = FellegiSunter::fit(&columns, &candidate_features, &plan.compare_all(&records, &random));
-    let posteriors = fs.posteriors(&columns, &candidate_features);
-    // Fit on an even spread of the likely matches and of the rest, at
-    // most half of UNSUPERVISED_FIT_PAIRS each.
-    let (likely, rest): (Vec<usize>, Vec<usize>) = (0..candidates.len()).partition(|&i| posteriors[i] >= 0.5);
-    if likely.is_empty() {
+    let fs = FellegiSunter::fit(
+        &columns,
+        &plan.compare_all(&records, &candidates),
+        &plan.compare_all(&records, &random),
+    );
+    let (weights, intercept) = fs.weights(&columns, plan.num_features());
+    let expected = (fs.lambda * candidates.len() as f64).round() as usize;
+    if expected == 0 {
         return Err(Error::training(
             "without labels, no candidate pair looks like a match; label some pairs (label generate)",
         ));
     }
-    let spread = |rows: Vec<usize>| -> Vec<usize> {
-        let step = rows.len().div_ceil(UNSUPERVISED_FIT_PAIRS / 2).max(1);
-        rows.into_iter().step_by(step).collect()
+    let summary = TrainingSummary {
+        method: TrainingMethod::Unsupervised,
+        pairs: candidates.len(),
+        matches: expected,
+        non_matches: candidates.len() - expected.min(candidates.len()),
+        records: records.len(),
+        ..TrainingSummary::default()
     };
-    let mut chosen = spread(likely);
-    chosen.extend(spread(rest));
-    chosen.sort_unstable();
-    let pairs: Vec<CandidatePair> = chosen.iter().map(|&i| candidates[i]).collect();
-    let is_match: Vec<bool> = chosen.iter().map(|&i| posteriors[i] >= 0.5).collect();
-    let features = FeatureMatrix {
-        stride: candidate_features.stride,
-        data: chosen.iter().flat_map(|&i| candidate_features.row(i).iter().copied()).collect(),
-    };
-    let mut model = MatchModel::fit(def, &features, &is_match, distinct_records(&pairs))?;
-    model.training.method = TrainingMethod::Unsupervised;
-    settle_threshold(&mut model, &records, &candidates);
+    let mut model = MatchModel::from_weights(def, weights, intercept, summary);
+    settle_threshold(&mut model, &records, mode)?;
     Ok(model)
+}
+
+/// Settle the threshold on the candidates a run over `records` makes (a
+/// sample of them says where as well as all): see
+/// [`MatchModel::calibrate`].
+fn settle_threshold(model: &mut MatchModel, records: &Records, mode: Mode) -> Result<()> {
+    let def = &model.definition;
+    let candidates =
+        Blocking::new(def, records.len()).sample_candidates(records, def, mode, THRESHOLD_SAMPLE)?;
+    let matcher = Matcher::new(model.clone(), &NoProgress);
+    let probabilities: Vec<f32> = matcher.score_pairs(records, &candidates).iter().map(|p| p.score).collect();
+    model.calibrate(&probabilities);
+    Ok(())
 }
 
 fn distinct_records(pairs: &[CandidatePair]) -> usize {
@@ -363,14 +372,6 @@ fn distinct_records(pairs: &[CandidatePair]) -> usize {
     distinct.sort_unstable();
     distinct.dedup();
     distinct.len()
-}
-
-/// Settle the threshold where the training data's candidates are rare (a
-/// sample of them says where as well as all).
-fn settle_threshold(model: &mut MatchModel, records: &Records, candidates: &[CandidatePair]) {
-    let matcher = Matcher::new(model.clone(), &NoProgress);
-    let probabilities: Vec<f32> = matcher.score_pairs(records, candidates).iter().map(|p| p.score).collect();
-    model.settle_threshold(&probabilities);
 }
 
 /// `count` record pairs drawn at random (across sources when linking),

@@ -1,96 +1,113 @@
 //! Score: the trained classifier that turns a feature vector into
 //! P(match), and its file format.
 //!
-//! A [`MatchModel`] is an L2-regularized logistic regression fitted with
-//! linfa on labeled pairs. Its file is versioned JSON holding the
-//! transform definition it was trained with, the feature names, the
-//! weights, a training summary and a fingerprint (SHA-256 of the schema and
-//! parameters). Loading checks all of it: a model of another format
-//! version, a file whose fingerprint does not match its content, or a
-//! feature list this build would not compute is an error, never a wrong
-//! answer.
+//! A [`MatchModel`] is a logistic regression over the agreement-level
+//! features of [`crate::compare`]: one weight per level of each column (the
+//! shape of a Fellegi–Sunter model's match weights) plus the similarities
+//! of word-bearing columns. With labels the weights are fitted to them,
+//! with an L2 penalty; level and similarity weights may not be negative, so
+//! more agreement is never less evidence (on the public suite that also
+//! ranked pairs better than free weights). Without labels they are a
+//! Fellegi–Sunter model's, fitted by EM ([`crate::unsupervised`]).
+//!
+//! Its file is versioned JSON holding the transform definition it was
+//! trained with, the feature names, the weights, a training summary and a
+//! fingerprint (SHA-256 of the schema and parameters). Loading checks all
+//! of it: a model of another format version, a file whose fingerprint does
+//! not match its content, or a feature list this build would not compute
+//! is an error, never a wrong answer.
 
 use std::path::Path;
 
-use linfa::prelude::*;
-use linfa_logistic::LogisticRegression;
-use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::compare::{ComparePlan, FeatureMatrix};
 use crate::config::TransformDef;
 use crate::error::{Error, Result};
+use crate::stats::Logistic;
+pub use crate::stats::{logit, sigmoid};
 
 /// The model file format this build reads and writes.
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+pub const MODEL_FORMAT_VERSION: u32 = 2;
 
 /// L2 penalty of the logistic regression.
 const L2_PENALTY: f64 = 0.05;
-/// Folds of the cross-validation that sets the balanced threshold.
+/// Folds of the cross-validation of held-out probabilities.
 const FOLDS: usize = 5;
 /// The balanced threshold stays within these bounds.
 const THRESHOLD_BOUNDS: (f32, f32) = (0.05, 0.95);
+
+/// How a model's weights are fitted to labeled feature vectors: an
+/// L2-penalized logistic regression whose level and similarity weights may
+/// not be negative ([`ComparePlan::monotone`]).
+#[derive(Clone, Debug)]
+pub struct Fitting {
+    /// Per feature: weighed only upwards.
+    pub monotone: Vec<bool>,
+}
+
+impl Fitting {
+    /// The fitting of a definition's features.
+    pub fn new(def: &TransformDef) -> Fitting {
+        Fitting { monotone: ComparePlan::new(def).monotone() }
+    }
+
+    /// Fit rows `idx` of `x` (with outcomes `is_match`): (weights,
+    /// intercept).
+    pub fn fit(&self, x: &FeatureMatrix, is_match: &[bool], idx: &[usize]) -> (Vec<f64>, f64) {
+        let data: Vec<f32> = idx.iter().flat_map(|&i| x.row(i).iter().copied()).collect();
+        let y: Vec<bool> = idx.iter().map(|&i| is_match[i]).collect();
+        Logistic {
+            stride: x.stride,
+            x: &data,
+            y: &y,
+            row_weights: None,
+            offsets: None,
+            prior: None,
+            penalty: L2_PENALTY,
+            penalize_intercept: false,
+            non_negative: Some(&self.monotone),
+        }
+        .fit()
+    }
+
+    /// Out-of-fold match probabilities of labeled feature vectors: the
+    /// rows are dealt into [`FOLDS`] folds, and each fold is scored by a
+    /// model fitted on the others. Returns (row, probability) for the rows
+    /// of every fold whose complement holds both classes.
+    pub fn held_out(&self, x: &FeatureMatrix, is_match: &[bool]) -> Vec<(usize, f64)> {
+        let mut out = Vec::with_capacity(x.rows());
+        for fold in 0..FOLDS {
+            let idx: Vec<usize> = (0..x.rows()).filter(|&i| i % FOLDS != fold).collect();
+            if idx.iter().all(|&i| is_match[i]) || idx.iter().all(|&i| !is_match[i]) {
+                continue;
+            }
+            let (w, b) = self.fit(x, is_match, &idx);
+            for i in (fold..x.rows()).step_by(FOLDS) {
+                let z = b + w.iter().zip(x.row(i)).map(|(w, &v)| w * v as f64).sum::<f64>();
+                out.push((i, sigmoid(z)));
+            }
+        }
+        out
+    }
+}
+
 /// Width, in logit units, of the bins of the valley search.
 const VALLEY_BIN: f64 = 0.5;
 /// A bin within this factor of the emptiest counts as the valley floor.
 const VALLEY_SLACK: f64 = 1.5;
 
-/// Out-of-fold match probabilities of labeled feature vectors: the rows
-/// are dealt into [`FOLDS`] folds, and each fold is scored by a model fitted
-/// on the others. Returns (row, probability) for the rows of every fold
-/// whose complement holds both classes.
-pub fn held_out_probabilities(x: &FeatureMatrix, is_match: &[bool]) -> Result<Vec<(usize, f64)>> {
-    let mut out = Vec::with_capacity(x.rows());
-    for fold in 0..FOLDS {
-        let idx: Vec<usize> = (0..x.rows()).filter(|&i| i % FOLDS != fold).collect();
-        let fx = Array2::from_shape_fn((idx.len(), x.stride), |(i, j)| x.row(idx[i])[j] as f64);
-        let fy = Array1::from_iter(idx.iter().map(|&i| is_match[i]));
-        if fy.iter().all(|&m| m) || fy.iter().all(|&m| !m) {
-            continue;
-        }
-        let (w, b) = fit_logistic(fx, fy)?;
-        for i in (fold..x.rows()).step_by(FOLDS) {
-            let z = b + w.iter().zip(x.row(i)).map(|(w, &v)| w * v as f64).sum::<f64>();
-            out.push((i, sigmoid(z)));
-        }
-    }
-    Ok(out)
-}
-
-/// Fit an L2-regularized logistic regression of `y` on the columns of
-/// `x`; returns (weights, intercept) for P(`y` true).
-fn fit_logistic(x: Array2<f64>, y: Array1<bool>) -> Result<(Vec<f64>, f64)> {
-    let fitted = LogisticRegression::default()
-        .alpha(L2_PENALTY)
-        .max_iterations(500)
-        .fit(&Dataset::new(x, y))
-        .map_err(|e| Error::training(e.to_string()))?;
-    // linfa's probability is for its "positive" class; make it "match".
-    let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
-    Ok((fitted.params().iter().map(|w| w * sign).collect(), fitted.intercept() * sign))
-}
-
-/// The logistic function: log-odds to probability.
-pub fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
-}
-
-/// Log-odds of a probability (clamped away from 0 and 1).
-pub fn logit(p: f64) -> f64 {
-    let p = p.clamp(1e-9, 1.0 - 1e-9);
-    (p / (1.0 - p)).ln()
-}
-
 /// A threshold within `range` where the fewest of `probabilities` fall:
 /// the valley between the non-match and match modes of the scored
-/// candidates, searched in logit space with bins of [`VALLEY_BIN`]. With
-/// no probabilities, the logit midpoint of the range.
+/// candidates, searched in logit space with bins of [`VALLEY_BIN`] (each
+/// smoothed with its neighbours); where the valley is flat, its lowest bin
+/// about as empty as the emptiest (within [`VALLEY_SLACK`]). With no
+/// probabilities, the logit midpoint of the range.
 pub fn valley_threshold(range: (f32, f32), probabilities: &[f32]) -> f32 {
     let (lo, hi) = (logit(range.0 as f64), logit(range.1 as f64));
-    let mid = sigmoid((lo + hi) / 2.0) as f32;
     if probabilities.is_empty() || hi - lo < 2.0 * VALLEY_BIN {
-        return mid;
+        return sigmoid((lo + hi) / 2.0) as f32;
     }
     let bins = ((hi - lo) / VALLEY_BIN).ceil() as usize;
     let mut counts = vec![0usize; bins];
@@ -100,10 +117,6 @@ pub fn valley_threshold(range: (f32, f32), probabilities: &[f32]) -> f32 {
             counts[(((z - lo) / VALLEY_BIN) as usize).min(bins - 1)] += 1;
         }
     }
-    // Smooth: the mean over each bin and its neighbours (two at the
-    // edges). Then take the lowest bin about as empty as the emptiest
-    // (within VALLEY_SLACK): where the valley is flat, recall is taken,
-    // since clustering's average linkage still guards precision.
     let smooth: Vec<f64> = (0..bins)
         .map(|i| {
             let window = &counts[i.saturating_sub(1)..(i + 2).min(bins)];
@@ -113,6 +126,36 @@ pub fn valley_threshold(range: (f32, f32), probabilities: &[f32]) -> f32 {
     let min = smooth.iter().copied().fold(f64::INFINITY, f64::min);
     let i = (0..bins).find(|&i| smooth[i] <= min * VALLEY_SLACK + 1e-9).unwrap_or(0);
     sigmoid((lo + (i as f64 + 0.5) * VALLEY_BIN).min(hi)) as f32
+}
+
+/// The thresholds at which held-out labeled pairs (probability, label)
+/// give an F1 within one match of the best: labels seldom fall between the
+/// modes, so many thresholds do equally well on them and the data decides
+/// among those ([`valley_threshold`]). Within [`THRESHOLD_BOUNDS`].
+pub fn best_f1_range(held_out: &[(f64, bool)]) -> (f32, f32) {
+    let mut sorted = held_out.to_vec();
+    sorted.sort_by(|x, y| y.0.total_cmp(&x.0));
+    let matches = sorted.iter().filter(|(_, m)| *m).count();
+    if matches == 0 {
+        return THRESHOLD_BOUNDS;
+    }
+    // F1 of every cut: the first k pairs called matches.
+    let mut cuts: Vec<(f64, f64, f64)> = Vec::new(); // (F1, lowest taken, highest left)
+    let mut tp = 0usize;
+    for (k, &(p, m)) in sorted.iter().enumerate() {
+        tp += usize::from(m);
+        let next = sorted.get(k + 1).map_or(0.0, |n| n.0);
+        if next < p {
+            cuts.push((2.0 * tp as f64 / (k + 1 + matches) as f64, p, next));
+        }
+    }
+    let best = cuts.iter().map(|c| c.0).fold(0.0, f64::max);
+    let slack = 1.0 / matches as f64;
+    let good = cuts.iter().filter(|c| c.0 >= best - slack);
+    let hi = good.clone().map(|c| c.1).fold(0.0, f64::max);
+    let lo = good.map(|c| c.2).fold(1.0, f64::min);
+    let clamp = |p: f64| (p as f32).clamp(THRESHOLD_BOUNDS.0, THRESHOLD_BOUNDS.1);
+    (clamp(lo), clamp(hi).max(clamp(lo)))
 }
 
 /// How a model learned.
@@ -163,8 +206,8 @@ pub struct MatchModel {
     pub weights: Vec<f64>,
     /// The bias.
     pub intercept: f64,
-    /// The probability threshold that maximized F1 on held-out labeled
-    /// pairs (k-fold cross-validation); `precision_recall_tradeoff` 0.5
+    /// The probability threshold where the expected F1 of the training
+    /// data's candidate pairs is highest; `precision_recall_tradeoff` 0.5
     /// uses it as is.
     pub balanced_threshold: f32,
     /// What training saw.
@@ -190,13 +233,15 @@ pub struct ProvidedLabel {
 }
 
 impl MatchModel {
-    /// Fit a model to labeled feature vectors.
+    /// Fit a model to labeled feature vectors. Its balanced threshold is
+    /// settled by [`MatchModel::calibrate`].
     pub fn fit(
         def: &TransformDef,
         x: &FeatureMatrix,
         is_match: &[bool],
         records: usize,
     ) -> Result<MatchModel> {
+        let fitting = Fitting::new(def);
         let plan = ComparePlan::new(def);
         let matches = is_match.iter().filter(|&&m| m).count();
         let non_matches = is_match.len() - matches;
@@ -206,50 +251,35 @@ impl MatchModel {
                  both kinds are needed"
             )));
         }
-        let rows = |keep: &dyn Fn(usize) -> bool| -> (Array2<f64>, Array1<bool>, Vec<usize>) {
-            let idx: Vec<usize> = (0..x.rows()).filter(|&i| keep(i)).collect();
-            let a = Array2::from_shape_fn((idx.len(), x.stride), |(i, j)| x.row(idx[i])[j] as f64);
-            let y = Array1::from_iter(idx.iter().map(|&i| is_match[i]));
-            (a, y, idx)
-        };
-        let (all_x, all_y, _) = rows(&|_| true);
-        let (weights, intercept) = fit_logistic(all_x, all_y)?;
-        // Out-of-fold probabilities set the balanced threshold.
-        let held_out: Vec<(f64, bool)> =
-            held_out_probabilities(x, is_match)?.into_iter().map(|(i, p)| (p, is_match[i])).collect();
-        // The balanced threshold may not reject most held-out matches: it is
-        // searched below their median probability.
-        let mut positives: Vec<f64> = held_out.iter().filter(|(_, m)| *m).map(|(p, _)| *p).collect();
-        positives.sort_by(f64::total_cmp);
-        let ceiling = positives.get(positives.len() / 2).map_or(THRESHOLD_BOUNDS.1, |&p| p as f32);
-        let threshold_range = (THRESHOLD_BOUNDS.0, ceiling.clamp(THRESHOLD_BOUNDS.0, THRESHOLD_BOUNDS.1));
-        let balanced_threshold = valley_threshold(threshold_range, &[]);
+        let all: Vec<usize> = (0..x.rows()).collect();
+        let (weights, intercept) = fitting.fit(x, is_match, &all);
         let mut model = MatchModel {
             format_version: MODEL_FORMAT_VERSION,
             definition: def.clone(),
             features: plan.feature_names().to_vec(),
             weights,
             intercept,
-            balanced_threshold,
+            balanced_threshold: 0.5,
             training: TrainingSummary::default(),
             fingerprint: String::new(),
             labels: Vec::new(),
         };
-        let threshold = model.threshold();
         let (mut right, mut loss) = (0usize, 0.0f64);
         for (i, &m) in is_match.iter().enumerate() {
             let p = model.probability(x.row(i)) as f64;
-            right += usize::from((p >= threshold as f64) == m);
+            right += usize::from((p >= 0.5) == m);
             let p = p.clamp(1e-9, 1.0 - 1e-9);
             loss -= if m { p.ln() } else { (1.0 - p).ln() };
         }
+        let held_out: Vec<(f64, bool)> =
+            fitting.held_out(x, is_match).into_iter().map(|(i, p)| (p, is_match[i])).collect();
         model.training = TrainingSummary {
             method: TrainingMethod::Labels,
             pairs: is_match.len(),
             matches,
             non_matches,
             records,
-            threshold_range,
+            threshold_range: best_f1_range(&held_out),
             training_accuracy: right as f64 / is_match.len() as f64,
             training_log_loss: loss / is_match.len() as f64,
         };
@@ -257,19 +287,59 @@ impl MatchModel {
         Ok(model)
     }
 
-    /// Settle the balanced threshold in the valley of the training
-    /// data's candidate probabilities, within `threshold_range`.
-    pub fn settle_threshold(&mut self, candidate_probabilities: &[f32]) {
-        self.balanced_threshold = valley_threshold(self.training.threshold_range, candidate_probabilities);
+    /// A model of given weights (an unsupervised one's).
+    pub fn from_weights(
+        def: &TransformDef,
+        weights: Vec<f64>,
+        intercept: f64,
+        training: TrainingSummary,
+    ) -> MatchModel {
+        let training = TrainingSummary { threshold_range: THRESHOLD_BOUNDS, ..training };
+        let mut model = MatchModel {
+            format_version: MODEL_FORMAT_VERSION,
+            definition: def.clone(),
+            features: ComparePlan::new(def).feature_names().to_vec(),
+            weights,
+            intercept,
+            balanced_threshold: 0.5,
+            training,
+            fingerprint: String::new(),
+            labels: Vec::new(),
+        };
+        model.fingerprint = model.compute_fingerprint();
+        model
+    }
+
+    /// Settle the balanced threshold in the valley of
+    /// `candidate_probabilities` (a sample of the training data's
+    /// candidate pairs, scored: [`valley_threshold`]). A model learned from
+    /// labels searches it within the range of thresholds its held-out
+    /// labels do best at (`training.threshold_range`, see
+    /// [`best_f1_range`]), and not above even odds: an L2-penalized fit is
+    /// too unsure of the matches its few labels cover least, so they fall
+    /// below one half, above the valley. An unsupervised model searches
+    /// the whole range: its Fellegi–Sunter probabilities are too sure
+    /// either way.
+    pub fn calibrate(&mut self, candidate_probabilities: &[f32]) {
+        let (lo, hi) = self.training.threshold_range;
+        let hi = match self.training.method {
+            TrainingMethod::Labels => hi.min(0.5).max(lo),
+            TrainingMethod::Unsupervised => hi,
+        };
+        self.balanced_threshold = valley_threshold((lo, hi), candidate_probabilities);
         self.fingerprint = self.compute_fingerprint();
+    }
+
+    /// Log-odds of a match of one feature vector.
+    #[inline]
+    pub fn logit(&self, features: &[f32]) -> f64 {
+        self.intercept + self.weights.iter().zip(features).map(|(w, &x)| w * x as f64).sum::<f64>()
     }
 
     /// P(match) of one feature vector.
     #[inline]
     pub fn probability(&self, features: &[f32]) -> f32 {
-        let z: f64 =
-            self.intercept + self.weights.iter().zip(features).map(|(w, &x)| w * x as f64).sum::<f64>();
-        (1.0 / (1.0 + (-z).exp())) as f32
+        sigmoid(self.logit(features)) as f32
     }
 
     /// The match threshold its definition's tuning sets.
@@ -406,6 +476,35 @@ mod tests {
     }
 
     #[test]
+    fn labels_bound_the_threshold_and_candidates_place_it() {
+        // Held-out matches at 0.6 .. 0.95, non-matches at 0.05 .. 0.4: any
+        // threshold in the gap does best, and about as well a step beyond.
+        let mut held: Vec<(f64, bool)> = (0..10).map(|i| (0.6 + 0.035 * i as f64, true)).collect();
+        held.extend((0..10).map(|i| (0.05 + 0.035 * i as f64, false)));
+        let (lo, hi) = best_f1_range(&held);
+        assert!(lo < 0.4 && hi > 0.6 && lo > 0.25 && hi < 0.7, "{lo} {hi}");
+        // The candidates' valley inside that range, and not above one half.
+        let mut model = tiny_model();
+        model.training.threshold_range = (0.05, 0.95);
+        let mut probs = vec![0.01f32; 500];
+        probs.extend(std::iter::repeat_n(0.9f32, 100));
+        probs.extend([0.06, 0.07, 0.65, 0.7, 0.75]);
+        model.calibrate(&probs);
+        assert!(
+            model.balanced_threshold > 0.07 && model.balanced_threshold <= 0.5,
+            "{}",
+            model.balanced_threshold
+        );
+        model.training.method = TrainingMethod::Unsupervised;
+        model.calibrate(&probs);
+        assert!(
+            model.balanced_threshold > 0.07 && model.balanced_threshold < 0.65,
+            "{}",
+            model.balanced_threshold
+        );
+    }
+
+    #[test]
     fn saved_model_loads_back_identical() {
         let model = tiny_model();
         let loaded = MatchModel::from_json(&model.to_json(), Path::new("m.json")).unwrap();
@@ -422,7 +521,7 @@ mod tests {
         let edited = edited.to_json();
         let err = MatchModel::from_json(&edited, Path::new("m.json")).unwrap_err();
         assert!(err.to_string().contains("fingerprint"), "{err}");
-        let newer = model.to_json().replacen("\"format_version\": 1", "\"format_version\": 99", 1);
+        let newer = model.to_json().replacen("\"format_version\": 2", "\"format_version\": 99", 1);
         let err = MatchModel::from_json(&newer, Path::new("m.json")).unwrap_err();
         assert!(err.to_string().contains("version 99"), "{err}");
         let err = MatchModel::from_json("{\"format", Path::new("m.json")).unwrap_err();

@@ -230,6 +230,23 @@ impl TokenSets {
         (dot / (na * nb)).min(1.0)
     }
 
+    /// Idf-weighted containment of the smaller token set of `a` and `b` in
+    /// the other, in [0, 1]: 1 when every word of one is in the other.
+    pub fn containment(&self, a: usize, b: usize) -> f32 {
+        let mass = |i: usize| self.get(i).iter().map(|&t| self.idf[t as usize]).sum::<f32>();
+        let smaller = mass(a).min(mass(b));
+        if smaller <= 0.0 {
+            return 0.0;
+        }
+        let shared: f32 = merge_common(self.get(a), self.get(b)).map(|t| self.idf[t as usize]).sum();
+        (shared / smaller).min(1.0)
+    }
+
+    /// The document frequency of the rarest token `a` and `b` share.
+    pub fn rarest_shared(&self, a: usize, b: usize) -> Option<u32> {
+        merge_common(self.get(a), self.get(b)).map(|t| self.df[t as usize]).min()
+    }
+
     /// Jaccard similarity of the token sets of `a` and `b`.
     pub fn jaccard(&self, a: usize, b: usize) -> f32 {
         let (ta, tb) = (self.get(a), self.get(b));
@@ -273,6 +290,8 @@ pub struct Column {
     tokens: Option<TokenSets>,
     numbers: Vec<f64>,
     freq: Vec<u32>,
+    code_freq: Vec<u32>,
+    mean_freq: f32,
 }
 
 /// A column normalized, before its values join the shared record fields.
@@ -284,6 +303,8 @@ struct Normalized {
     tokens: Option<TokenSets>,
     numbers: Vec<f64>,
     freq: Vec<u32>,
+    code_freq: Vec<u32>,
+    mean_freq: f32,
 }
 
 impl Column {
@@ -318,6 +339,27 @@ impl Column {
     /// Token sets, for word-bearing kinds (name, text, address).
     pub fn tokens(&self) -> Option<&TokenSets> {
         self.tokens.as_ref()
+    }
+
+    /// How many records share record `i`'s value (1 when it is missing).
+    #[inline]
+    pub fn frequency(&self, i: RecordId) -> u32 {
+        self.freq[i as usize]
+    }
+
+    /// The term-frequency adjustment of an agreement on a value `count`
+    /// records hold: `ln(mean frequency / count)`, positive for a value
+    /// rarer than the column's typical one, negative for a commoner one.
+    #[inline]
+    pub fn tf(&self, count: u32) -> f32 {
+        (self.mean_freq / count.max(1) as f32).ln().clamp(-8.0, 8.0)
+    }
+
+    /// How many records share record `i`'s phonetic code (names; 0
+    /// otherwise).
+    #[inline]
+    pub fn code_frequency(&self, i: RecordId) -> u32 {
+        self.code_freq.get(i as usize).copied().unwrap_or(0)
     }
 
     /// Rarity of record `i`'s value in [0, 1]: 1 for a value no other
@@ -426,6 +468,8 @@ impl Records {
                 tokens: c.tokens,
                 numbers: c.numbers,
                 freq: c.freq,
+                code_freq: c.code_freq,
+                mean_freq: c.mean_freq,
             })
             .collect();
         let with_words: Vec<&TokenSets> = columns.iter().filter_map(|c| c.tokens.as_ref()).collect();
@@ -514,6 +558,8 @@ fn normalize_column(name: &str, kind: ColumnKind, values: &[Option<&str>]) -> No
         tokens: None,
         numbers: Vec::with_capacity(values.len()),
         freq: Vec::with_capacity(values.len()),
+        code_freq: Vec::new(),
+        mean_freq: 1.0,
     };
     for (value, number) in &normalized {
         column.values.push(value);
@@ -528,6 +574,13 @@ fn normalize_column(name: &str, kind: ColumnKind, values: &[Option<&str>]) -> No
     }
     let of = |v: &str| distinct.get(v).copied().unwrap_or((1, 0));
     column.freq = normalized.iter().map(|(v, _)| if v.is_empty() { 1 } else { of(v).0 }).collect();
+    // The frequency of a typical record's value: mean over present values.
+    let (sum, present) = normalized
+        .iter()
+        .zip(&column.freq)
+        .filter(|((v, _), _)| !v.is_empty())
+        .fold((0f64, 0usize), |(s, n), (_, &f)| (s + f as f64, n + 1));
+    column.mean_freq = if present > 0 { (sum / present as f64) as f32 } else { 1.0 };
     if kind == ColumnKind::Name {
         // Phonetic codes once per distinct name (names repeat a lot).
         let mut names: Vec<(&str, u32)> = distinct.iter().map(|(v, &(_, i))| (*v, i)).collect();
@@ -542,9 +595,17 @@ fn normalize_column(name: &str, kind: ColumnKind, values: &[Option<&str>]) -> No
                 }
             })
             .collect();
+        let mut per_code: FxHashMap<&str, u32> = FxHashMap::default();
+        for (v, &(count, i)) in &distinct {
+            if !v.is_empty() {
+                *per_code.entry(codes[i as usize].as_str()).or_insert(0) += count;
+            }
+        }
         let mut arena = StrArena::default();
         for (v, _) in &normalized {
-            arena.push(&codes[of(v).1 as usize]);
+            let code = &codes[of(v).1 as usize];
+            arena.push(code);
+            column.code_freq.push(per_code.get(code.as_str()).copied().unwrap_or(0));
         }
         column.codes = Some(arena);
     }

@@ -1,20 +1,26 @@
 //! Learning without labels: a Fellegi–Sunter model fitted by
-//! expectation-maximization, whose confident verdicts label the pairs a
-//! first [`MatchModel`](crate::MatchModel) is trained on.
+//! expectation-maximization, whose weights are a first
+//! [`MatchModel`](crate::MatchModel)'s.
 //!
-//! Each column's agreement on a pair is graded into a few levels
+//! Each column's agreement on a pair is graded into levels
 //! ([`ColumnLevels`]). A Fellegi–Sunter model says how likely each level
 //! is among matches (`m`) and among non-matches (`u`), and how common
-//! matches are among candidates (`λ`). `u` starts from counts on random
-//! record pairs (nearly all non-matches) and `m` from "matches mostly
-//! agree", which fixes which class is which; EM then fits all three on
-//! the candidate pairs. (Holding `u` at the random-pair counts, as Splink
-//! does per blocking rule, fails here: candidates agree on their blocking
-//! keys far more than random pairs do, so EM calls nearly all of them
-//! matches.) A missing value says nothing (its factor is 1).
+//! matches are among candidates (`λ`); an exact agreement adds its `tf`
+//! (rarer values say more). `u` starts from counts on random record pairs
+//! (nearly all non-matches) and `m` from "matches mostly agree", which
+//! fixes which class is which; EM then fits all three on the candidate
+//! pairs. (Holding `u` at the random-pair counts, as Splink does per
+//! blocking rule, fails here: candidates agree on their blocking keys far
+//! more than random pairs do, so EM calls nearly all of them matches.)
+//!
+//! Each M-step keeps every column's likelihood ratio `m / u` from falling
+//! as agreement rises (pool-adjacent-violators). Without it, EM is free to
+//! find whatever structure explains the candidates best, which need not be
+//! identity: on Walmart-Amazon its "match" class was "same dimensions,
+//! different title". A missing value says nothing (its factor is 1).
 
-use crate::compare::{ColumnLevels, FeatureMatrix, LEVELS};
-use crate::model::sigmoid;
+use crate::compare::{ColumnLevels, FeatureMatrix};
+use crate::stats::sigmoid;
 
 /// Level code of a missing value.
 const MISSING: u8 = u8::MAX;
@@ -26,22 +32,37 @@ const MAX_ROUNDS: usize = 100;
 pub struct FellegiSunter {
     /// Share of candidate pairs that match.
     pub lambda: f64,
-    /// Per column, P(level | match).
-    pub m: Vec<[f64; LEVELS]>,
+    /// Per column, P(level | match), level 0 (disagree) first.
+    pub m: Vec<Vec<f64>>,
     /// Per column, P(level | non-match).
-    pub u: Vec<[f64; LEVELS]>,
+    pub u: Vec<Vec<f64>>,
 }
 
 /// The agreement levels of every row of `x`, row-major, one byte per
-/// column ([`MISSING`] when missing).
-fn levels(columns: &[ColumnLevels], x: &FeatureMatrix) -> Vec<u8> {
-    (0..x.rows()).flat_map(|r| columns.iter().map(move |c| c.level(x.row(r)).unwrap_or(MISSING))).collect()
+/// column ([`MISSING`] when missing), and the rows' summed `tf` values.
+fn levels(columns: &[ColumnLevels], x: &FeatureMatrix) -> (Vec<u8>, Vec<f64>) {
+    let mut out = Vec::with_capacity(x.rows() * columns.len());
+    let mut tf = Vec::with_capacity(x.rows());
+    for r in 0..x.rows() {
+        let row = x.row(r);
+        let mut sum = 0.0;
+        for c in columns {
+            let level = c.level(row);
+            out.push(level.unwrap_or(MISSING));
+            if level.is_some_and(|l| l > 0) {
+                sum += c.tf_value(row) as f64;
+            }
+        }
+        tf.push(sum);
+    }
+    (out, tf)
 }
 
 /// Level frequencies of each column over `rows`, weighted, with add-one
 /// smoothing so that no level has probability 0.
-fn frequencies(levels: &[u8], width: usize, weight: impl Fn(usize) -> f64) -> Vec<[f64; LEVELS]> {
-    let mut counts = vec![[1.0f64; LEVELS]; width];
+fn frequencies(columns: &[ColumnLevels], levels: &[u8], weight: impl Fn(usize) -> f64) -> Vec<Vec<f64>> {
+    let width = columns.len();
+    let mut counts: Vec<Vec<f64>> = columns.iter().map(|c| vec![1.0; c.levels + 1]).collect();
     for (r, row) in levels.chunks(width).enumerate() {
         let w = weight(r);
         for (c, &l) in row.iter().enumerate() {
@@ -57,6 +78,35 @@ fn frequencies(levels: &[u8], width: usize, weight: impl Fn(usize) -> f64) -> Ve
     counts
 }
 
+/// Make the likelihood ratios `m[l] / u[l]` non-decreasing in the level
+/// (more agreement is never less evidence of a match): adjacent levels
+/// that break the order are pooled (pool-adjacent-violators), each level
+/// of a pool taking the pool's ratio, so that `m` keeps its total.
+fn monotone_ratios(m: &mut [f64], u: &[f64]) {
+    // Pools as (first level, m total, u total).
+    let mut pools: Vec<(usize, f64, f64)> = Vec::new();
+    for l in 0..m.len() {
+        pools.push((l, m[l], u[l]));
+        while pools.len() > 1 {
+            let (_, mb, ub) = pools[pools.len() - 1];
+            let (_, ma, ua) = pools[pools.len() - 2];
+            if ma / ua <= mb / ub {
+                break;
+            }
+            pools.pop();
+            let last = pools.len() - 1;
+            pools[last].1 += mb;
+            pools[last].2 += ub;
+        }
+    }
+    for (i, &(first, mt, ut)) in pools.iter().enumerate() {
+        let end = pools.get(i + 1).map_or(m.len(), |p| p.0);
+        for l in first..end {
+            m[l] = u[l] * mt / ut;
+        }
+    }
+}
+
 impl FellegiSunter {
     /// Fit on the feature vectors of `candidates` (blocked pairs) and of
     /// `random` record pairs.
@@ -66,15 +116,28 @@ impl FellegiSunter {
         random: &FeatureMatrix,
     ) -> FellegiSunter {
         let width = columns.len();
-        let u = frequencies(&levels(columns, random), width, |_| 1.0);
-        let observed = levels(columns, candidates);
-        // Start from "matches mostly agree exactly".
-        let mut model = FellegiSunter { lambda: 0.1, m: vec![[0.05, 0.1, 0.25, 0.6]; width], u };
+        let u = frequencies(columns, &levels(columns, random).0, |_| 1.0);
+        let (observed, tf) = levels(columns, candidates);
+        // Start from "matches mostly agree exactly": each level twice as
+        // likely as the one below.
+        let m = columns
+            .iter()
+            .map(|c| {
+                let raw: Vec<f64> = (0..=c.levels).map(|l| 2f64.powi(l as i32)).collect();
+                let total: f64 = raw.iter().sum();
+                raw.into_iter().map(|v| v / total).collect()
+            })
+            .collect();
+        let mut model = FellegiSunter { lambda: 0.1, m, u };
         for _ in 0..MAX_ROUNDS {
-            let posterior: Vec<f64> = observed.chunks(width).map(|row| model.posterior_of(row)).collect();
+            let posterior: Vec<f64> =
+                observed.chunks(width).zip(&tf).map(|(row, &tf)| model.posterior_of(row, tf)).collect();
             let lambda = posterior.iter().sum::<f64>() / posterior.len().max(1) as f64;
-            model.m = frequencies(&observed, width, |r| posterior[r]);
-            model.u = frequencies(&observed, width, |r| 1.0 - posterior[r]);
+            model.m = frequencies(columns, &observed, |r| posterior[r]);
+            model.u = frequencies(columns, &observed, |r| 1.0 - posterior[r]);
+            for (m, u) in model.m.iter_mut().zip(&model.u) {
+                monotone_ratios(m, u);
+            }
             let settled = (lambda - model.lambda).abs() < 1e-6;
             model.lambda = lambda.clamp(1e-6, 1.0 - 1e-6);
             if settled {
@@ -84,8 +147,8 @@ impl FellegiSunter {
         model
     }
 
-    fn posterior_of(&self, row: &[u8]) -> f64 {
-        let mut log_ratio = (self.lambda / (1.0 - self.lambda)).ln();
+    fn posterior_of(&self, row: &[u8], tf: f64) -> f64 {
+        let mut log_ratio = (self.lambda / (1.0 - self.lambda)).ln() + tf;
         for (c, &l) in row.iter().enumerate() {
             if l != MISSING {
                 log_ratio += (self.m[c][l as usize] / self.u[c][l as usize]).ln();
@@ -96,7 +159,27 @@ impl FellegiSunter {
 
     /// P(match) of each row of `x`.
     pub fn posteriors(&self, columns: &[ColumnLevels], x: &FeatureMatrix) -> Vec<f64> {
-        levels(columns, x).chunks(columns.len().max(1)).map(|row| self.posterior_of(row)).collect()
+        let (levels, tf) = levels(columns, x);
+        levels.chunks(columns.len().max(1)).zip(&tf).map(|(row, &tf)| self.posterior_of(row, tf)).collect()
+    }
+
+    /// The model as weights of the comparison features (`stride` of them)
+    /// and an intercept: a column's `present` weighs the log ratio of a
+    /// disagreement, each level indicator what its level adds to the one
+    /// below, `tf` 1; other features 0.
+    pub fn weights(&self, columns: &[ColumnLevels], stride: usize) -> (Vec<f64>, f64) {
+        let mut w = vec![0.0; stride];
+        for (c, col) in columns.iter().enumerate() {
+            let ratio = |l: usize| (self.m[c][l] / self.u[c][l]).ln();
+            w[col.present] = ratio(0);
+            for l in 1..=col.levels {
+                w[col.present + l] = ratio(l) - ratio(l - 1);
+            }
+            if let Some(tf) = col.tf {
+                w[tf] = 1.0;
+            }
+        }
+        (w, (self.lambda / (1.0 - self.lambda)).ln())
     }
 }
 
@@ -104,35 +187,28 @@ impl FellegiSunter {
 mod tests {
     use super::*;
 
-    /// Two columns; matches agree exactly on both, random pairs disagree.
+    /// Two columns of one level each (features: present, exact); matches
+    /// agree on both, random pairs rarely.
     #[test]
     fn em_separates_matches_from_non_matches() {
         let columns: Vec<ColumnLevels> = (0..2)
-            .map(|c| ColumnLevels {
-                column: format!("c{c}"),
-                missing: 3 * c,
-                exact: 3 * c + 1,
-                similarities: vec![3 * c + 2],
-            })
+            .map(|c| ColumnLevels { column: format!("c{c}"), present: 2 * c, levels: 1, tf: None })
             .collect();
-        let row = |exact: bool, sim: f32| [0.0, f32::from(u8::from(exact)), sim];
-        let mut candidates = FeatureMatrix { stride: 6, data: Vec::new() };
+        let row = |exact: bool| [1.0, f32::from(u8::from(exact))];
+        let mut candidates = FeatureMatrix { stride: 4, data: Vec::new() };
         for i in 0..200 {
-            let (a, b) = if i % 4 == 0 {
-                (row(true, 1.0), row(true, 1.0))
-            } else {
-                (row(false, 0.5), row(false, 0.3))
-            };
-            candidates.data.extend(a.iter().chain(&b));
+            let m = i % 4 == 0;
+            candidates.data.extend(row(m).iter().chain(&row(m || i % 7 == 0)));
         }
-        let mut random = FeatureMatrix { stride: 6, data: Vec::new() };
+        let mut random = FeatureMatrix { stride: 4, data: Vec::new() };
         for i in 0..1000 {
-            let a = if i % 50 == 0 { row(true, 1.0) } else { row(false, 0.2) };
-            random.data.extend(a.iter().chain(&row(false, 0.1)));
+            random.data.extend(row(i % 50 == 0).iter().chain(&row(false)));
         }
         let fs = FellegiSunter::fit(&columns, &candidates, &random);
-        assert!((fs.lambda - 0.25).abs() < 0.02, "{}", fs.lambda);
+        assert!((fs.lambda - 0.25).abs() < 0.06, "{}", fs.lambda);
         let p = fs.posteriors(&columns, &candidates);
         assert!(p[0] > 0.99 && p[1] < 0.01, "{} {}", p[0], p[1]);
+        let (w, b) = fs.weights(&columns, 4);
+        assert!(w[0] < 0.0 && w[1] > 0.0 && b < 0.0, "{w:?} {b}");
     }
 }

@@ -51,14 +51,22 @@ fn pairs_file_labels_train_a_model() {
     let wd = Workdir::new();
     wd.ok(&["synth", "--entities", "300", "--seed", "8", "-o", "data.csv", "--truth", "truth.csv", "-q"]);
     wd.ok(&["init", "data.csv", "-o", "def.toml", "-q"]);
-    // Pairs from the truth: each duplicate with its first record, and
-    // neighbours in file order as (mostly) non-matches.
+    // Pairs from the truth, as a person would label them: each duplicate
+    // with its first record; neighbours in file order as (mostly)
+    // non-matches; and look-alikes, mostly not matches (the same town),
+    // without which no model learns where matches end.
     let truth = column_map(&wd.path("truth.csv"), "customer_id", "entity_id");
     let mut keys: Vec<&String> = truth.keys().collect();
     keys.sort();
     let mut lines = vec!["left_key,right_key,is_match".to_string()];
     for w in keys.windows(2).take(150) {
         lines.push(format!("{},{},{}", w[0], w[1], u8::from(truth[w[0]] == truth[w[1]])));
+    }
+    let city = column_map(&wd.path("data.csv"), "customer_id", "city");
+    let mut by_city: Vec<(&String, &String)> = keys.iter().map(|k| (&city[*k], *k)).collect();
+    by_city.sort();
+    for w in by_city.windows(2).filter(|w| !w[0].0.is_empty() && w[0].0 == w[1].0).take(100) {
+        lines.push(format!("{},{},{}", w[0].1, w[1].1, u8::from(truth[w[0].1] == truth[w[1].1])));
     }
     let mut first: std::collections::HashMap<&String, &String> = Default::default();
     for k in &keys {

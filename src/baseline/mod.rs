@@ -136,7 +136,7 @@ impl Baseline {
             model_fingerprint: model.fingerprint.clone(),
             primary_key: model.definition.primary_key.clone(),
             columns: table.headers().into_iter().filter(|h| h != MATCH_ID).collect(),
-            indexed: Blocking::new(&model.definition).uses_index(records),
+            indexed: Blocking::new(&model.definition, records.len()).uses_index(records),
             records: 0,
             clusters: 0,
             next_match_id: 0,

@@ -55,33 +55,56 @@ impl Part {
     }
 }
 
+/// How a recipe makes keys.
+#[derive(Clone, Debug)]
+enum Recipe {
+    /// One key of all the parts, when every part is present.
+    Parts(Vec<Part>),
+    /// One key per distinct word (of two characters or more) of a column.
+    Words(usize),
+}
+
 /// The key recipes of a definition.
-fn recipes(def: &TransformDef) -> Vec<Vec<Part>> {
+fn recipes(def: &TransformDef) -> Vec<Recipe> {
     let mut recipes = Vec::new();
     let mut parts = Vec::new();
     let mut names = Vec::new();
     for (col, (_, kind)) in def.matched_columns().enumerate() {
         match kind {
-            ColumnKind::Email | ColumnKind::Phone | ColumnKind::Id => recipes.push(vec![Part::Value(col)]),
+            ColumnKind::Email | ColumnKind::Phone | ColumnKind::Id => {
+                recipes.push(Recipe::Parts(vec![Part::Value(col)]))
+            }
             ColumnKind::Name => {
                 parts.push(Part::Code(col));
                 names.push(col);
+                recipes.push(Recipe::Parts(vec![Part::Code(col)]));
+                recipes.push(Recipe::Words(col));
             }
-            ColumnKind::Date | ColumnKind::Postcode | ColumnKind::Text | ColumnKind::Number => {
-                parts.push(Part::Value(col))
+            ColumnKind::Date | ColumnKind::Postcode | ColumnKind::Number => {
+                parts.push(Part::Value(col));
+                recipes.push(Recipe::Parts(vec![Part::Value(col)]));
             }
-            ColumnKind::Address | ColumnKind::Category | ColumnKind::Ignore => {}
+            ColumnKind::Text => {
+                parts.push(Part::Value(col));
+                recipes.push(Recipe::Parts(vec![Part::Value(col)]));
+                recipes.push(Recipe::Words(col));
+            }
+            ColumnKind::Address => {
+                recipes.push(Recipe::Parts(vec![Part::Value(col)]));
+                recipes.push(Recipe::Words(col));
+            }
+            ColumnKind::Category | ColumnKind::Ignore => {}
         }
     }
     parts.truncate(MAX_PAIRED_PARTS);
     for (i, &p) in parts.iter().enumerate() {
         for &q in &parts[i + 1..] {
-            recipes.push(vec![p, q]);
+            recipes.push(Recipe::Parts(vec![p, q]));
         }
     }
     for (i, &x) in names.iter().enumerate() {
         for &y in &names[i + 1..] {
-            recipes.push(vec![Part::Codes(x, y)]);
+            recipes.push(Recipe::Parts(vec![Part::Codes(x, y)]));
         }
     }
     recipes
@@ -143,11 +166,56 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// The key of recipe `r` for record `id`, if the record has all its parts.
-fn recipe_key(records: &Records, r: usize, parts: &[Part], id: RecordId) -> Option<u64> {
-    let mut h = KeyHasher::default();
-    h.write_u64(r as u64);
-    parts.iter().all(|p| p.write(records, id, &mut h)).then(|| h.finish())
+/// The keys of recipe `r` for record `id`, each given to `emit`. With
+/// `max_block`, keys known to be shared by more records than that (a
+/// single value or word that common) are left out: their blocks would be
+/// skipped anyway.
+fn recipe_keys(
+    records: &Records,
+    r: usize,
+    recipe: &Recipe,
+    id: RecordId,
+    max_block: Option<usize>,
+    emit: &mut dyn FnMut(u64),
+) {
+    let too_common = |count: u32| max_block.is_some_and(|m| count as usize > m);
+    match recipe {
+        Recipe::Parts(parts) => {
+            let cols = records.columns();
+            if let [part] = parts.as_slice() {
+                let count = match *part {
+                    Part::Value(c) => cols[c].frequency(id),
+                    Part::Code(c) => cols[c].code_frequency(id),
+                    Part::Codes(..) => 0,
+                };
+                if too_common(count) {
+                    return;
+                }
+            }
+            let mut h = KeyHasher::default();
+            h.write_u64(r as u64);
+            if parts.iter().all(|p| p.write(records, id, &mut h)) {
+                emit(h.finish());
+            }
+        }
+        Recipe::Words(c) => {
+            let Some(tokens) = records.columns()[*c].tokens() else { return };
+            let words = tokens.get(id as usize);
+            // A one-word value is the column's value: other recipes key it.
+            if words.len() < 2 {
+                return;
+            }
+            for &t in words {
+                let word = tokens.token(t);
+                if word.len() >= 2 && !too_common(tokens.df(t)) {
+                    let mut h = KeyHasher::default();
+                    h.write_u64(r as u64);
+                    word.hash(&mut h);
+                    emit(h.finish());
+                }
+            }
+        }
+    }
 }
 
 /// Every blocking key of the records in `ids`: (key, record), unsorted.
@@ -157,11 +225,11 @@ pub fn record_keys(records: &Records, def: &TransformDef, ids: Range<RecordId>) 
     let recipes = recipes(def);
     ids.into_par_iter()
         .flat_map_iter(|id| {
-            let recipes = &recipes;
-            recipes
-                .iter()
-                .enumerate()
-                .filter_map(move |(r, parts)| Some((recipe_key(records, r, parts, id)?, id)))
+            let mut keys = Vec::new();
+            for (r, recipe) in recipes.iter().enumerate() {
+                recipe_keys(records, r, recipe, id, None, &mut |k| keys.push(k));
+            }
+            keys.into_iter().map(move |k| (k, id))
         })
         .collect()
 }
@@ -169,62 +237,75 @@ pub fn record_keys(records: &Records, def: &TransformDef, ids: Range<RecordId>) 
 /// How exact keys choose each record's candidates (the same rule in
 /// batch blocking and in baseline lookups).
 ///
-/// Each other record sharing a key with a record is ranked by how many
-/// keys they share, ties broken towards rarer keys (smaller blocks). A
-/// record keeps its `neighbours` best that share at least `min_shared`
-/// keys, or, when none does, its single best; blocks of more than
-/// `max_block` records are skipped.
+/// Each other record sharing a key with a record is ranked by the summed
+/// weight of the keys they share, a key weighing the more the rarer it is
+/// (`ln(population / block size)`, an idf); blocks of more than
+/// `max_block` records are skipped. A record keeps its `neighbours` best.
 ///
-/// Ranking, rather than pairing every block in full, bounds the candidates
-/// per record whatever the data size: a million customers have bigger
-/// name and town blocks than a thousand, not more duplicates of each
-/// person. And with many recipes one shared key says little (two
-/// customers with the same first name in the same town share two, through
-/// the town and the postcode, and nothing else), while a duplicate with a
-/// typo in one field still shares most.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How many that is follows the data's size: the candidates of all
+/// records together may number about [`PAIR_BUDGET`] (scaled by
+/// `accuracy_cost_tradeoff`), so a small file gets many neighbours per
+/// record (up to 50 by default: a citation cited 60 times has that many
+/// true matches) and a large one few (at least 4 by default: a million
+/// customers have more look-alikes than a thousand, not more duplicates
+/// each). When only the few are kept, a neighbour must also share more
+/// than one common key's worth ([`MIN_SHARED_KEYS`]): two customers with
+/// the same first name in the same town share a key or two and nothing
+/// else, while a duplicate with a typo in one field still shares most.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct KeyRanking {
     /// Blocks larger than this are too common a value to mean anything.
     pub max_block: usize,
     /// Candidates kept per record.
     pub neighbours: usize,
-    /// Keys a candidate must share.
-    pub min_shared: usize,
-    /// How many recipes the definition has.
-    recipes: usize,
+    /// The weight a candidate must reach (0: none), unless it is the
+    /// record's best.
+    min_weight: f32,
+    /// How many records the keys are counted over.
+    population: f32,
 }
 
-/// With at least this many recipes a candidate must share two keys.
-const MANY_RECIPES: usize = 6;
+/// Candidate pairs, about, that key ranking keeps in all at the default
+/// `accuracy_cost_tradeoff` (scaled by twice the knob).
+const PAIR_BUDGET: f64 = 200_000.0;
+/// Neighbours per record, at most, at the default knob (scaled likewise).
+const MAX_NEIGHBOURS: f64 = 50.0;
+/// When a record keeps only the fewest neighbours, a neighbour other than
+/// its best must share keys weighing this many keys of the largest block.
+const MIN_SHARED_KEYS: f32 = 2.0;
 
 impl KeyRanking {
-    /// The ranking a definition's tuning asks for. A candidate must share
-    /// two keys when there are many recipes (at least [`MANY_RECIPES`])
-    /// and `accuracy_cost_tradeoff` is at most 0.5, else one.
-    pub fn new(def: &TransformDef) -> KeyRanking {
-        let recipes = recipes(def).len();
+    /// The ranking a definition's tuning asks for, over `population`
+    /// records.
+    pub fn new(def: &TransformDef, population: usize) -> KeyRanking {
         let tuning = &def.tuning;
-        let min_shared = if recipes >= MANY_RECIPES && tuning.accuracy_cost_tradeoff <= 0.5 { 2 } else { 1 };
-        KeyRanking {
+        let t = tuning.accuracy_cost_tradeoff;
+        let fewest = tuning.key_neighbours();
+        let most = ((MAX_NEIGHBOURS * 2.0 * t).round() as usize).max(fewest);
+        let neighbours = ((PAIR_BUDGET * 2.0 * t / population.max(1) as f64) as usize).clamp(fewest, most);
+        let mut ranking = KeyRanking {
             max_block: tuning.max_block(),
-            neighbours: tuning.key_neighbours(),
-            min_shared,
-            recipes: recipes.max(1),
+            neighbours,
+            min_weight: 0.0,
+            population: population.max(2) as f32,
+        };
+        if neighbours == fewest {
+            ranking.min_weight = MIN_SHARED_KEYS * ranking.key_weight(ranking.max_block);
         }
+        ranking
     }
 
-    /// A wider net: candidates sharing one key count, and twice as many
-    /// are kept (for labeling sets, which need near misses).
+    /// A wider net: twice as many candidates are kept, whatever they
+    /// share (for labeling sets, which need near misses).
     pub fn widened(self) -> KeyRanking {
-        KeyRanking { neighbours: 2 * self.neighbours, min_shared: 1, ..self }
+        KeyRanking { neighbours: 2 * self.neighbours, min_weight: 0.0, ..self }
     }
 
     /// What sharing one key of a block of `size` records adds to a
-    /// candidate's weight: 1 per key, plus less than 1 in all for the
-    /// keys' rarity, so the whole part of a weight counts shared keys.
+    /// candidate's weight: the key's idf.
     #[inline]
     pub fn key_weight(&self, size: usize) -> f32 {
-        1.0 + 1.0 / (size.max(2) * self.recipes) as f32
+        (self.population / size.max(2) as f32).ln().max(0.01)
     }
 
     /// Sum the weights of equal ids in `scored` and return the kept
@@ -238,9 +319,8 @@ impl KeyRanking {
             }
             same
         });
-        let min = self.min_shared as f32;
-        let keep = if scored.iter().any(|s| s.1 >= min) {
-            scored.retain(|s| s.1 >= min);
+        let keep = if scored.iter().any(|s| s.1 >= self.min_weight) {
+            scored.retain(|s| s.1 >= self.min_weight);
             self.neighbours
         } else {
             1
@@ -277,13 +357,22 @@ fn blocks(records: &Records, def: &TransformDef, max_block: usize, mode: Mode) -
     let sources = records.sources();
     let mut blocks = Blocks { start: vec![0], members: Vec::new() };
     let mut keyed: Vec<(u64, RecordId)> = Vec::new();
-    for (r, parts) in recipes(def).iter().enumerate() {
+    for (r, recipe) in recipes(def).iter().enumerate() {
         keyed.clear();
-        keyed.par_extend(
-            (0..records.len() as RecordId)
-                .into_par_iter()
-                .filter_map(|id| Some((recipe_key(records, r, parts, id)?, id))),
-        );
+        let ids = (0..records.len() as RecordId).into_par_iter();
+        match recipe {
+            // At most one key a record: no buffer.
+            Recipe::Parts(_) => keyed.par_extend(ids.filter_map(|id| {
+                let mut key = None;
+                recipe_keys(records, r, recipe, id, Some(max_block), &mut |k| key = Some(k));
+                key.map(|k| (k, id))
+            })),
+            Recipe::Words(_) => keyed.par_extend(ids.flat_map_iter(|id| {
+                let mut keys = Vec::new();
+                recipe_keys(records, r, recipe, id, Some(max_block), &mut |k| keys.push(k));
+                keys.into_iter().map(move |k| (k, id))
+            })),
+        }
         keyed.par_sort_unstable();
         for block in keyed.chunk_by(|x, y| x.0 == y.0) {
             if block.len() < 2 || block.len() > max_block {
@@ -355,8 +444,8 @@ pub fn key_pairs(
 mod tests {
     use super::*;
 
-    fn ranking(neighbours: usize, min_shared: usize) -> KeyRanking {
-        KeyRanking { max_block: 100, neighbours, min_shared, recipes: 4 }
+    fn ranking(neighbours: usize, min_weight: f32) -> KeyRanking {
+        KeyRanking { max_block: 100, neighbours, min_weight, population: 10_000.0 }
     }
 
     #[test]
@@ -374,20 +463,36 @@ mod tests {
     }
 
     #[test]
-    fn ranking_counts_shared_keys_then_rarity() {
-        let r = ranking(2, 1);
+    fn ranking_sums_the_rarity_of_shared_keys() {
+        let r = ranking(2, 0.0);
         let (small, big) = (r.key_weight(2), r.key_weight(50));
-        assert!(small > big && big > 1.0 && 4.0 * small < 5.0, "rarity never outweighs a key");
+        assert!(small > big && big > 0.0);
         let mut s = vec![(5, big), (3, small), (5, big), (9, small), (9, big), (1, big)];
         let kept: Vec<u32> = r.rank(&mut s).iter().map(|x| x.0).collect();
-        assert_eq!(kept, vec![9, 5], "two keys beat one; a rarer key breaks the tie");
+        assert_eq!(kept, vec![9, 5], "two keys beat one; a rarer key beats a commoner");
         let mut s = vec![(2, small)];
-        assert_eq!(ranking(4, 1).rank(&mut s).len(), 1);
+        assert_eq!(ranking(4, 0.0).rank(&mut s).len(), 1);
+        let two = 2.0 * big;
         let mut s = vec![(2, small), (3, big), (3, big)];
-        let kept: Vec<u32> = ranking(4, 2).rank(&mut s).iter().map(|x| x.0).collect();
+        let kept: Vec<u32> = ranking(4, two).rank(&mut s).iter().map(|x| x.0).collect();
         assert_eq!(kept, vec![3], "one shared key is not enough when two are required");
         let mut s = vec![(2, big), (3, small), (4, big)];
-        let kept: Vec<u32> = ranking(4, 2).rank(&mut s).iter().map(|x| x.0).collect();
-        assert_eq!(kept, vec![3], "... unless no candidate shares two: then the best one stays");
+        let kept: Vec<u32> = ranking(4, two + small).rank(&mut s).iter().map(|x| x.0).collect();
+        assert_eq!(kept, vec![3], "... unless none shares enough: then the best one stays");
+    }
+
+    #[test]
+    fn neighbours_follow_the_data_size() {
+        let def = TransformDef::from_toml(
+            "primary_key = \"id\"\n[columns]\nname = \"name\"\n",
+            std::path::Path::new("d.toml"),
+        )
+        .unwrap();
+        let small = KeyRanking::new(&def, 1_000);
+        let large = KeyRanking::new(&def, 1_000_000);
+        assert_eq!((small.neighbours, small.min_weight), (50, 0.0), "a small file affords many, all");
+        assert_eq!(large.neighbours, 4, "a large one few ...");
+        assert!(large.min_weight > large.key_weight(2), "... that share more than one key");
+        assert_eq!(KeyRanking::new(&def, 20_000).neighbours, 10);
     }
 }

@@ -98,7 +98,7 @@ pub fn has_free_text(records: &Records) -> bool {
 }
 
 /// How candidates are found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Blocking {
     /// How exact keys choose candidates.
     pub ranking: KeyRanking,
@@ -112,11 +112,12 @@ pub struct Blocking {
 }
 
 impl Blocking {
-    /// The blocking a definition's tuning asks for.
-    pub fn new(def: &TransformDef) -> Blocking {
+    /// The blocking a definition's tuning asks for, over `population`
+    /// records.
+    pub fn new(def: &TransformDef, population: usize) -> Blocking {
         let tuning = &def.tuning;
         Blocking {
-            ranking: KeyRanking::new(def),
+            ranking: KeyRanking::new(def, population),
             fallback_degree: tuning.index_fallback_degree(),
             index_neighbours: tuning.index_neighbours(),
             always_index: tuning.accuracy_cost_tradeoff > 0.5,
@@ -127,8 +128,8 @@ impl Blocking {
     /// [`KeyRanking::widened`]) and the index, so the sets hold near misses
     /// and not only what the default blocking keeps, which is mostly true
     /// matches and would teach the model too few non-matches.
-    pub fn for_labeling(def: &TransformDef) -> Blocking {
-        let blocking = Blocking::new(def);
+    pub fn for_labeling(def: &TransformDef, population: usize) -> Blocking {
+        let blocking = Blocking::new(def, population);
         Blocking { ranking: blocking.ranking.widened(), always_index: true, ..blocking }
     }
 

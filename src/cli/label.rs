@@ -173,7 +173,7 @@ fn generate(args: &GenerateArgs, global: &Global) -> anyhow::Result<()> {
     let refs: Vec<&Table> = tables.iter().collect();
     let records = Records::build(&def, &refs)?;
     let mode = if tables.len() > 1 { Mode::Link } else { Mode::Dedup };
-    let (candidates, _) = Blocking::for_labeling(&def).candidates(&records, &def, mode)?;
+    let (candidates, _) = Blocking::for_labeling(&def, records.len()).candidates(&records, &def, mode)?;
     let labeled_keys: HashSet<&str> = model
         .iter()
         .flat_map(|m| m.labels.iter().flat_map(|l| [l.left.as_str(), l.right.as_str()]))
