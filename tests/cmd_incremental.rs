@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use findmatches::baseline::{Baseline, LOCK_FILE, MANIFEST_FILE};
 
-use crate::util::{column_map, pairwise_f1, read_csv, spread_kills, words, Workdir};
+use crate::util::{column_map, likest, pairwise_f1, read_csv, spread_kills, words, Workdir};
 
 /// Generated people split into a 60% baseline and four 10% increments,
 /// plus the whole file (same rows, same order) and the truth.
@@ -380,15 +380,6 @@ fn enforced_labels_hold_in_incremental_runs() {
     let truth = column_map(&wd.path("truth.csv"), "customer_id", "entity_id");
     let base: Vec<String> = read_csv(&wd.path("base.csv")).1.into_iter().map(|r| r[0].clone()).collect();
     let new: Vec<String> = read_csv(&wd.path("inc1.csv")).1.into_iter().map(|r| r[0].clone()).collect();
-    // A new record and its baseline duplicate, labeled "not a match"; a
-    // new record and a baseline stranger, labeled "a match".
-    let (n, b) = new
-        .iter()
-        .find_map(|n| base.iter().find(|b| truth[*b] == truth[n]).map(|b| (n.clone(), b.clone())))
-        .unwrap();
-    let n2 = new.iter().find(|k| **k != n && !base.iter().any(|b| truth[b] == truth[*k])).unwrap().clone();
-    let b2 = base.iter().find(|k| **k != b).unwrap().clone();
-    wd.write("extra.csv", &format!("left_key,right_key,is_match\n{b},{n},0\n{n2},{b2},1\n"));
     wd.ok(&words("init all.csv -o def.toml -q"));
     let def = std::fs::read_to_string(wd.path("def.toml")).unwrap();
     wd.write(
@@ -398,6 +389,21 @@ fn enforced_labels_hold_in_incremental_runs() {
     wd.ok(&words(
         "label generate --config def.toml --input all.csv --answers truth.csv --sets 20 -o sets.csv -q",
     ));
+    // A new record and its baseline duplicate, labeled "not a match"; a
+    // new record and a baseline stranger, labeled "a match"; none of them
+    // in the labeling sets (whose labels would contradict).
+    let labeled: std::collections::HashSet<String> =
+        column_map(&wd.path("sets.csv"), "customer_id", "label").into_keys().collect();
+    let new: Vec<String> = new.into_iter().filter(|k| !labeled.contains(k)).collect();
+    let base: Vec<String> = base.into_iter().filter(|k| !labeled.contains(k)).collect();
+    let duplicates = new
+        .iter()
+        .flat_map(|n| base.iter().filter(|b| truth[*b] == truth[n]).map(move |b| (n.as_str(), b.as_str())));
+    let (n, b) =
+        likest(&wd.path("all.csv"), duplicates).map(|(n, b)| (n.to_string(), b.to_string())).unwrap();
+    let n2 = new.iter().find(|k| **k != n && !base.iter().any(|b| truth[b] == truth[*k])).unwrap().clone();
+    let b2 = base.iter().find(|k| **k != b).unwrap().clone();
+    wd.write("extra.csv", &format!("left_key,right_key,is_match\n{b},{n},0\n{n2},{b2},1\n"));
     for (config, model) in [("def.toml", "free.json"), ("enforce.toml", "enforced.json")] {
         let args = format!(
             "train --config {config} --input all.csv --labels sets.csv --labels extra.csv -o {model} -q"

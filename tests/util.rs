@@ -121,6 +121,22 @@ pub fn pairwise_f1(pred: &HashMap<String, String>, truth: &HashMap<String, Strin
 }
 
 /// `key -> value` from two columns of a CSV.
+/// Of the rows of `file` (a CSV with the key first) whose keys `pairs`
+/// names, the pair whose fields agree most (case aside): an easy true
+/// duplicate, for tests about something else than the model's judgement.
+pub fn likest<'a>(
+    file: &Path,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Option<(&'a str, &'a str)> {
+    let (_, rows) = read_csv(file);
+    let by_key: HashMap<&str, &Vec<String>> = rows.iter().map(|r| (r[0].as_str(), r)).collect();
+    let agree = |a: &str, b: &str| {
+        let (x, y) = (by_key[a], by_key[b]);
+        x.iter().zip(y).skip(1).filter(|(u, v)| !u.is_empty() && u.to_lowercase() == v.to_lowercase()).count()
+    };
+    pairs.max_by_key(|&(a, b)| (agree(a, b), std::cmp::Reverse((a, b))))
+}
+
 pub fn column_map(path: &Path, key: &str, value: &str) -> HashMap<String, String> {
     let (header, rows) = read_csv(path);
     let k = header.iter().position(|h| h == key).expect("key column");

@@ -1,7 +1,11 @@
 //! `findmatches synth -o customers.csv [-o more.csv ...] [--truth truth.csv]`: generate
-//! realistic customer records with known duplicates (typos, nicknames,
-//! swapped names, missing values, reformatted phones, e-mails and dates,
-//! street abbreviations).
+//! realistic customer records with known duplicates: names with real
+//! frequencies, households (one address, mostly one surname, different
+//! people), twins, juniors, family e-mails; duplicates with moves, surname
+//! changes, nicknames, titles, missing values, typos, swapped names,
+//! reformatted phones, e-mails and dates, street abbreviations; a few
+//! people with many records. `--without households,twins,...` leaves
+//! phenomena out (see `findmatches synth --help`).
 //!
 //! With several `-o` files, the shuffled rows are split between them by
 //! `--fractions`: a person's records can then fall in several files (an
@@ -11,6 +15,7 @@
 //! Examples:
 //!   findmatches synth --entities 1000 --seed 7 -o customers.csv --truth truth.csv
 //!   findmatches synth --entities 2000 -o crm.csv -o signups.csv --fractions 0.7,0.3
+//!   findmatches synth --entities 1000 -o plain.csv --without households,large-entities
 
 use std::path::PathBuf;
 
@@ -45,6 +50,11 @@ pub struct Args {
     /// Also write the truth (customer_id,entity_id) here.
     #[arg(long)]
     truth: Option<PathBuf>,
+    /// Phenomena to leave out, comma-separated: households, twins, juniors,
+    /// moves, surname-changes, family-emails, nicknames, titles, missing,
+    /// large-entities.
+    #[arg(long, value_delimiter = ',')]
+    without: Vec<synth::Phenomenon>,
 }
 
 pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
@@ -70,6 +80,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         max_duplicates: args.max_duplicates,
         seed: args.seed,
         key_prefix: args.key_prefix.clone(),
+        without: args.without.clone(),
     });
     let total = data.batch.num_rows();
     let sum: f64 = fractions.iter().sum();
