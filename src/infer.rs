@@ -1,11 +1,18 @@
 //! Infer a transform definition from a table's headers and values, for
 //! `findmatches init` and for `dedup` without a definition.
 //!
-//! The header name is the strongest hint (`email`, `zip`, `dob`,
-//! `surname`...); the values decide when it says nothing (e-mail shapes,
-//! digit counts, dates, word counts). The primary key is a column named
-//! like an id whose values are all present and unique, else the first
-//! such column. The result is a starting point for the user to edit.
+//! A header name is a hint (`email`, `zip`, `dob`, `surname`...) that the
+//! values must bear out: a `birthplace` of `devon` and `west devon` is no
+//! date, a `birth_year` of `1905` is a number, a `name` of `la grotta` or
+//! `Sony Turntable` is not a person's (too few of its words are people's
+//! names, by the Census lists of [`crate::names`]), a `venue` of
+//! thousands of values is no category. Where the header says nothing the
+//! values decide: e-mail shapes, digit counts, dates, years, people's
+//! names, codes (`MR-ENEL9`: one word with digits, mostly distinct), word
+//! counts. Each column's [`Guess`] says which of the two decided. The
+//! primary key is a column named like an id whose values are all present
+//! and unique, else the first such column. The result is a starting point
+//! for the user to edit.
 
 use std::collections::HashSet;
 
@@ -43,7 +50,7 @@ const HEADER_HINTS: &[(&[&str], ColumnKind)] = &[
         ColumnKind::Name,
     ),
     (&["address", "street", "addr", "address1", "address2", "line1", "line2"], ColumnKind::Address),
-    (&["state", "country", "gender", "sex", "province", "region", "county", "venue"], ColumnKind::Category),
+    (&["state", "country", "gender", "sex", "province", "region", "county"], ColumnKind::Category),
     (&["ssn", "soc", "passport", "license", "licence", "nhs", "tax", "vat", "sec"], ColumnKind::Id),
     (&["year", "age", "amount", "price", "quantity", "count"], ColumnKind::Number),
     (
@@ -117,6 +124,97 @@ fn share(values: &[&str], test: impl Fn(&str) -> bool) -> f64 {
     values.iter().filter(|v| test(v)).count() as f64 / values.len() as f64
 }
 
+/// Whether most values parse as dates (with a day: six digits or more).
+fn looks_like_dates(values: &[&str]) -> bool {
+    let digits = |v: &str| v.chars().filter(char::is_ascii_digit).count();
+    share(values, |v| date::parse(v, DayOrder::DayFirst).is_some() && digits(v) >= 6) > 0.8
+}
+
+/// Whether nearly all values are years.
+fn looks_like_years(values: &[&str]) -> bool {
+    share(values, |v| {
+        let v = v.trim_end_matches('.');
+        v.len() == 4 && v.parse::<u32>().is_ok_and(|y| (1000..=2100).contains(&y))
+    }) > 0.9
+}
+
+/// Month names and their abbreviations: on the name lists too (June,
+/// April), but no evidence of a person.
+const MONTHS: [&str; 24] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+];
+
+/// Whether the values are people's names: short, and half their words or
+/// more than 60% on the Census name lists (a restaurant's or a product's name has
+/// few such words; month names do not count).
+fn looks_like_person_names(values: &[&str]) -> bool {
+    let mut folded = String::new();
+    let (mut words, mut names, mut total) = (0usize, 0usize, 0usize);
+    for v in values {
+        crate::normalize::fold(v, &mut folded);
+        let count = folded.split(' ').filter(|w| !w.is_empty()).count();
+        total += count;
+        let alphabetic = |w: &&str| w.len() > 1 && w.bytes().all(|b| b.is_ascii_alphabetic());
+        for w in folded.split(' ').filter(alphabetic).filter(|w| !MONTHS.contains(w)) {
+            words += 1;
+            names += usize::from(crate::names::is_person_name(w));
+        }
+    }
+    let per_value = total as f64 / values.len().max(1) as f64;
+    words > 0 && per_value <= 4.0 && names as f64 > 0.6 * words as f64
+}
+
+/// Whether the values are codes: one word holding a digit (`MR-ENEL9`,
+/// `108R00657`), mostly distinct.
+fn looks_like_codes(values: &[&str]) -> bool {
+    let code = |v: &str| {
+        !v.contains(' ')
+            && v.len() >= 3
+            && v.chars().any(|c| c.is_ascii_digit())
+            && v.chars().any(|c| c.is_alphabetic())
+    };
+    let distinct: HashSet<&str> = values.iter().copied().collect();
+    share(values, |v| code(v) || v.chars().all(|c| c.is_ascii_digit()) && v.len() >= 5) > 0.7
+        && share(values, code) > 0.3
+        && distinct.len() as f64 > 0.5 * values.len() as f64
+}
+
+/// Distinct values as a share of the values (case aside).
+fn distinct_share(values: &[&str]) -> f64 {
+    let distinct: HashSet<String> = values.iter().map(|v| v.to_lowercase()).collect();
+    distinct.len() as f64 / values.len().max(1) as f64
+}
+
+/// Whether the values take few distinct values: a category (30 or fewer
+/// in 100 values or more, or one value in twenty).
+fn looks_like_category(values: &[&str]) -> bool {
+    let distinct = distinct_share(values) * values.len() as f64;
+    distinct <= 30.0 && values.len() >= 100 || distinct <= 0.05 * values.len() as f64
+}
+
 fn kind_from_values(values: &[&str]) -> ColumnKind {
     if values.is_empty() {
         return ColumnKind::Ignore;
@@ -125,7 +223,7 @@ fn kind_from_values(values: &[&str]) -> ColumnKind {
     if share(values, |v| v.contains('@') && v.contains('.') && !v.contains(' ')) > 0.8 {
         return ColumnKind::Email;
     }
-    if share(values, |v| date::parse(v, DayOrder::DayFirst).is_some() && digits(v) >= 6) > 0.8 {
+    if looks_like_dates(values) {
         return ColumnKind::Date;
     }
     if share(values, |v| {
@@ -136,7 +234,10 @@ fn kind_from_values(values: &[&str]) -> ColumnKind {
     {
         return ColumnKind::Phone;
     }
-    if share(values, |v| v.parse::<f64>().is_ok()) > 0.9 {
+    if looks_like_years(values) {
+        return ColumnKind::Number;
+    }
+    if share(values, |v| crate::normalize::number(v).is_some()) > 0.9 {
         let distinct: HashSet<&str> = values.iter().copied().collect();
         return if distinct.len() as f64 > 0.5 * values.len() as f64 && values.iter().all(|v| v.len() >= 6) {
             ColumnKind::Id
@@ -144,8 +245,10 @@ fn kind_from_values(values: &[&str]) -> ColumnKind {
             ColumnKind::Number
         };
     }
-    let distinct: HashSet<String> = values.iter().map(|v| v.to_lowercase()).collect();
-    if distinct.len() <= 30 && values.len() >= 100 {
+    if looks_like_codes(values) {
+        return ColumnKind::Id;
+    }
+    if looks_like_category(values) {
         return ColumnKind::Category;
     }
     let words =
@@ -156,7 +259,80 @@ fn kind_from_values(values: &[&str]) -> ColumnKind {
     {
         return ColumnKind::Address;
     }
+    if looks_like_person_names(values) {
+        return ColumnKind::Name;
+    }
     ColumnKind::Text
+}
+
+/// What decided a column's kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Its header, and its values agree.
+    HeaderAndValues,
+    /// Its header; the values say nothing against it, nor for it.
+    Header,
+    /// Its values; the header says nothing.
+    Values,
+    /// Its values, over a header that named another kind.
+    ValuesOverHeader(ColumnKind),
+}
+
+/// A column's inferred kind and what decided it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Guess {
+    /// The kind.
+    pub kind: ColumnKind,
+    /// What decided it.
+    pub basis: Basis,
+}
+
+impl Guess {
+    /// How sure the guess is, in words, for `init`'s report.
+    pub fn describe(&self) -> String {
+        match self.basis {
+            Basis::HeaderAndValues => "sure: header and values agree".to_string(),
+            Basis::Header => "fairly sure: from the header".to_string(),
+            Basis::Values => "from the values alone: check it".to_string(),
+            Basis::ValuesOverHeader(h) => format!("from the values, though the header says {h}: check it"),
+        }
+    }
+}
+
+/// The kind of a column from its header and (a sample of) its values.
+pub fn guess(header: &str, values: &[&str]) -> Guess {
+    let by_values = kind_from_values(values);
+    let Some(hinted) = kind_from_header(header) else {
+        return Guess { kind: by_values, basis: Basis::Values };
+    };
+    // Does the values' evidence bear the header out?
+    let borne_out = match hinted {
+        ColumnKind::Date => looks_like_dates(values),
+        ColumnKind::Name => looks_like_person_names(values),
+        // Fewer distinct values than one in five (a state, a country).
+        ColumnKind::Category => distinct_share(values) <= 0.2,
+        ColumnKind::Number => share(values, |v| crate::normalize::number(v).is_some()) > 0.8,
+        ColumnKind::Email => share(values, |v| v.contains('@')) > 0.5,
+        ColumnKind::Phone => {
+            by_values == ColumnKind::Phone
+                || share(values, |v| v.chars().filter(char::is_ascii_digit).count() >= 7) > 0.5
+        }
+        ColumnKind::Address => !matches!(by_values, ColumnKind::Number | ColumnKind::Id),
+        _ => true,
+    };
+    if borne_out {
+        let basis = if hinted == by_values { Basis::HeaderAndValues } else { Basis::Header };
+        return Guess { kind: hinted, basis };
+    }
+    let kind = match (hinted, by_values) {
+        // "street_number" holding numbers: short text with typos.
+        (ColumnKind::Address, _) => ColumnKind::Text,
+        // A name that is not a person's (a product's, a restaurant's).
+        (ColumnKind::Name, ColumnKind::Name | ColumnKind::Category) => ColumnKind::Text,
+        (_, kind) => kind,
+    };
+    Guess { kind, basis: Basis::ValuesOverHeader(hinted) }
 }
 
 /// The share of rows whose value is present and not seen in an earlier
@@ -177,6 +353,11 @@ const NEARLY_UNIQUE: f64 = 0.99;
 
 /// Infer a definition for `table`.
 pub fn infer(table: &Table) -> Result<TransformDef> {
+    Ok(infer_explained(table)?.0)
+}
+
+/// Infer a definition for `table`, with each matched column's [`Guess`].
+pub fn infer_explained(table: &Table) -> Result<(TransformDef, Vec<(String, Guess)>)> {
     let headers = table.headers();
     let columns: Vec<StringArray> = headers.iter().map(|h| table.strings(h)).collect::<Result<_>>()?;
     let id_like = |h: &str| {
@@ -199,33 +380,22 @@ pub fn infer(table: &Table) -> Result<TransformDef> {
             )
         })?;
     let mut kinds = IndexMap::new();
+    let mut guesses = Vec::new();
     for (i, header) in headers.iter().enumerate() {
         if i == key {
             continue;
         }
-        let values = sample(&columns[i]);
-        let by_values = kind_from_values(&values);
-        let kind = match kind_from_header(header) {
-            // A name-like header over values that are clearly something
-            // else (e.g. "name" holding e-mails) follows the values.
-            Some(ColumnKind::Name | ColumnKind::Text)
-                if matches!(by_values, ColumnKind::Email | ColumnKind::Phone) =>
-            {
-                by_values
-            }
-            // "street_number" holding numbers: short text with typos.
-            Some(ColumnKind::Address) if matches!(by_values, ColumnKind::Number | ColumnKind::Id) => {
-                ColumnKind::Text
-            }
-            Some(kind) => kind,
-            None if id_like(header) => ColumnKind::Id,
-            None => by_values,
+        let g = if id_like(header) && kind_from_header(header).is_none() {
+            Guess { kind: ColumnKind::Id, basis: Basis::Header }
+        } else {
+            guess(header, &sample(&columns[i]))
         };
-        kinds.insert(header.clone(), kind);
+        kinds.insert(header.clone(), g.kind);
+        guesses.push((header.clone(), g));
     }
     let def = TransformDef { primary_key: headers[key].clone(), columns: kinds, tuning: Tuning::default() };
     def.validate(table.path())?;
-    Ok(def)
+    Ok((def, guesses))
 }
 
 #[cfg(test)]
@@ -246,6 +416,27 @@ mod tests {
         assert_eq!(kind_from_header("ZipCode"), Some(ColumnKind::Postcode));
         assert_eq!(kind_from_header("street_number"), Some(ColumnKind::Address));
         assert_eq!(kind_from_header("colour"), None);
+    }
+
+    #[test]
+    fn headers_are_hints_the_values_must_bear_out() {
+        let g = guess("birth_place", &["devon", "west devon", "plymouth", "exeter", "torquay"]);
+        assert_eq!((g.kind, g.basis), (ColumnKind::Text, Basis::ValuesOverHeader(ColumnKind::Date)));
+        assert_eq!(guess("birth_year", &["1905", "1925", "1960"]).kind, ColumnKind::Number);
+        let restaurants = ["la grotta", "fenix", "second avenue deli", "il mulino", "rose pistola"];
+        assert_eq!(guess("name", &restaurants).kind, ColumnKind::Text);
+        let products = ["Sony Turntable - PSLX350H", "Koss EQ50 3-Band Stereo Equalizer"];
+        assert_eq!(guess("name", &products).kind, ColumnKind::Text);
+        let people = ["Edmon Ryan", "Steve Forrest", "Mary Smith", "Jana Brejchova"];
+        let g = guess("name", &people);
+        assert_eq!((g.kind, g.basis), (ColumnKind::Name, Basis::HeaderAndValues));
+        assert_eq!(guess("contact", &people).kind, ColumnKind::Name, "names without a name header");
+        assert_eq!(guess("month", &["october", "june", "may", "april"]).kind, ColumnKind::Text);
+        assert_eq!(
+            guess("modelno", &["MR-ENEL9", "D1680", "108R00657", "152132", "CL-NBK65016"]).kind,
+            ColumnKind::Id
+        );
+        assert_eq!(guess("year", &["1994.", "(1995).", "1996"]).kind, ColumnKind::Number);
     }
 
     #[test]

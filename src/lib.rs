@@ -52,6 +52,7 @@ pub mod infer;
 pub mod labels;
 pub mod matcher;
 pub mod model;
+pub mod names;
 pub mod normalize;
 pub mod read;
 pub mod record;

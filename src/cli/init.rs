@@ -1,5 +1,8 @@
 //! `findmatches init DATA [-o findmatches.toml]`: infer a transform
-//! definition from a data file's headers and values, for you to edit.
+//! definition from a data file's headers and values, for you to edit. It
+//! says, column by column, how sure it is: a kind both the header and the
+//! values bear out, or one from the header or the values alone (check
+//! those), or one where the values overruled the header.
 //!
 //! Examples:
 //!   findmatches init customers.csv
@@ -33,19 +36,23 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         .into());
     }
     let table = Table::read(&args.data)?;
-    let def = infer::infer(&table)?;
+    let (def, guesses) = infer::infer_explained(&table)?;
     let text = def.to_toml();
     write::atomic_write(&args.output, |w| {
         use std::io::Write;
         w.write_all(text.as_bytes()).map_err(|e| findmatches::Error::io(&args.output, e))
     })?;
-    let kinds: Vec<String> = def.columns.iter().map(|(c, k)| format!("{c}:{k}")).collect();
+    let width = guesses.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
+    let lines: Vec<String> = guesses
+        .iter()
+        .map(|(c, g)| format!("  {c:width$}  {:8}  {}", g.kind.as_str(), g.describe()))
+        .collect();
     global.say(format!(
-        "wrote {} (key '{}'; {}); edit it, then `findmatches train`",
+        "wrote {} (key '{}'); edit it, then `findmatches train`:\n{}",
         args.output.display(),
         def.primary_key,
-        kinds.join(", ")
+        lines.join("\n")
     ));
-    global.emit(serde_json::json!({ "output": args.output, "definition": def }));
+    global.emit(serde_json::json!({ "output": args.output, "definition": def, "guesses": guesses }));
     Ok(())
 }

@@ -127,23 +127,28 @@ impl Normalizer {
                     None
                 }
             },
-            ColumnKind::Number => {
-                let cleaned: String =
-                    value.chars().filter(|c| !c.is_whitespace() && *c != ',' && *c != '_').collect();
-                match cleaned.parse::<f64>() {
-                    Ok(n) if n.is_finite() => {
-                        use std::fmt::Write;
-                        let _ = write!(out, "{n}");
-                        Some(n)
-                    }
-                    _ => {
-                        fold(value, out);
-                        None
-                    }
+            ColumnKind::Number => match number(value) {
+                Some(n) => {
+                    use std::fmt::Write;
+                    let _ = write!(out, "{n}");
+                    Some(n)
                 }
-            }
+                None => {
+                    fold(value, out);
+                    None
+                }
+            },
         }
     }
+}
+
+/// The number a value writes, if any: thousands separators and spaces
+/// dropped, and punctuation or a currency sign around it (`$12.99`,
+/// `(1994).`, `12,500`).
+pub fn number(value: &str) -> Option<f64> {
+    let core = value.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '+'));
+    let cleaned: String = core.chars().filter(|c| !c.is_whitespace() && *c != ',' && *c != '_').collect();
+    cleaned.parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
 /// Canonical e-mail: trimmed, lower case, `+tag` dropped, and for gmail
@@ -211,5 +216,9 @@ mod tests {
         assert_eq!(norm(ColumnKind::Date, "12/03/1980"), "19800312");
         assert_eq!(norm(ColumnKind::Date, "1980-13-45"), "19801345");
         assert_eq!(norm(ColumnKind::Number, "1,200.50"), "1200.5");
+        assert_eq!(norm(ColumnKind::Number, "$12.99"), "12.99");
+        assert_eq!(norm(ColumnKind::Number, "(1994)."), "1994");
+        assert_eq!(norm(ColumnKind::Number, "-3"), "-3");
+        assert_eq!(norm(ColumnKind::Number, "12a"), "12a");
     }
 }

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
+use crate::names;
 use crate::rng::Rng;
 
 /// A phenomenon of real person data that synth can put in.
@@ -172,10 +173,6 @@ const TWINS: f64 = 0.1;
 const JUNIORS: f64 = 0.15;
 /// Share of people with 6 to 20 records.
 const LARGE_ENTITY: f64 = 0.01;
-
-const FEMALE: &str = include_str!("data/female.csv");
-const MALE: &str = include_str!("data/male.csv");
-const SURNAMES: &str = include_str!("data/surnames.csv");
 
 const NICKNAMES: &[(&str, &str)] = &[
     ("william", "bill"),
@@ -428,15 +425,10 @@ impl Weighted {
     }
 }
 
-/// A `name,percent` list (after a `#` comment line), with weights; names
-/// rounded to 0 percent weigh as if half the last digit.
-fn name_list(text: &str) -> (Vec<String>, Weighted) {
-    let rows: Vec<(&str, f64)> = text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| l.split_once(','))
-        .map(|(name, pct)| (name, pct.parse::<f64>().unwrap_or(0.0).max(0.0005)))
-        .collect();
+/// One of the name lists, with weights; names rounded to 0 percent weigh
+/// as if half the last digit.
+fn name_list(list: &'static str) -> (Vec<String>, Weighted) {
+    let rows: Vec<(&str, f64)> = names::rows(list).map(|(n, pct)| (n, pct.max(0.0005))).collect();
     (rows.iter().map(|(n, _)| n.to_string()).collect(), Weighted::new(rows.iter().map(|(_, w)| *w)))
 }
 
@@ -481,9 +473,9 @@ impl World {
             cities.push((name, state, 1000 + rng.below(98_000) as u32));
         }
         World {
-            female: name_list(FEMALE),
-            male: name_list(MALE),
-            last: name_list(SURNAMES),
+            female: name_list(names::FEMALE),
+            male: name_list(names::MALE),
+            last: name_list(names::SURNAMES),
             street_zipf: Zipf::new(streets.len(), 20.0),
             city_zipf: Zipf::new(cities.len(), 20.0),
             streets,
