@@ -349,9 +349,8 @@ pub fn train_unsupervised(def: &TransformDef, tables: &[&Table]) -> Result<Match
         records: records.len(),
         ..TrainingSummary::default()
     };
-    let mut model = MatchModel::from_weights(def, weights, intercept, summary);
-    settle_threshold(&mut model, &records, mode)?;
-    Ok(model)
+    // Its threshold stays at even odds (see `MatchModel::calibrate`).
+    Ok(MatchModel::from_weights(def, weights, intercept, summary))
 }
 
 /// Settle the threshold on the candidates a run over `records` makes (a

@@ -101,9 +101,11 @@ const VALLEY_SLACK: f64 = 1.5;
 /// A threshold within `range` where the fewest of `probabilities` fall:
 /// the valley between the non-match and match modes of the scored
 /// candidates, searched in logit space with bins of [`VALLEY_BIN`] (each
-/// smoothed with its neighbours); where the valley is flat, its lowest bin
-/// about as empty as the emptiest (within [`VALLEY_SLACK`]). With no
-/// probabilities, the logit midpoint of the range.
+/// smoothed with its neighbours). Where the valley's floor is flat (bins
+/// within [`VALLEY_SLACK`] of the emptiest, around the emptiest nearest
+/// even odds), its middle: taking its lowest bin chained citations of
+/// different papers on Cora. With no probabilities, the logit midpoint of
+/// the range.
 pub fn valley_threshold(range: (f32, f32), probabilities: &[f32]) -> f32 {
     let (lo, hi) = (logit(range.0 as f64), logit(range.1 as f64));
     if probabilities.is_empty() || hi - lo < 2.0 * VALLEY_BIN {
@@ -124,8 +126,18 @@ pub fn valley_threshold(range: (f32, f32), probabilities: &[f32]) -> f32 {
         })
         .collect();
     let min = smooth.iter().copied().fold(f64::INFINITY, f64::min);
-    let i = (0..bins).find(|&i| smooth[i] <= min * VALLEY_SLACK + 1e-9).unwrap_or(0);
-    sigmoid((lo + (i as f64 + 0.5) * VALLEY_BIN).min(hi)) as f32
+    let floor = |i: usize| smooth[i] <= min * VALLEY_SLACK + 1e-9;
+    let even_odds = (-lo / VALLEY_BIN).max(0.0) as usize;
+    let at =
+        (0..bins).filter(|&i| smooth[i] <= min + 1e-9).min_by_key(|&i| i.abs_diff(even_odds)).unwrap_or(0);
+    let (mut first, mut last) = (at, at);
+    while first > 0 && floor(first - 1) {
+        first -= 1;
+    }
+    while last + 1 < bins && floor(last + 1) {
+        last += 1;
+    }
+    sigmoid((lo + (first + last + 1) as f64 / 2.0 * VALLEY_BIN).min(hi)) as f32
 }
 
 /// The thresholds at which held-out labeled pairs (probability, label)
@@ -317,16 +329,16 @@ impl MatchModel {
     /// labels do best at (`training.threshold_range`, see
     /// [`best_f1_range`]), and not above even odds: an L2-penalized fit is
     /// too unsure of the matches its few labels cover least, so they fall
-    /// below one half, above the valley. An unsupervised model searches
-    /// the whole range: its Fellegi–Sunter probabilities are too sure
-    /// either way.
+    /// below one half, above the valley. An unsupervised model keeps even
+    /// odds: its Fellegi–Sunter probabilities are too sure either way, so
+    /// the valley between them is wide and flat and any point of it is a
+    /// guess (on fake_1000 its middle, 0.79, lost a fifth of the matches).
     pub fn calibrate(&mut self, candidate_probabilities: &[f32]) {
         let (lo, hi) = self.training.threshold_range;
-        let hi = match self.training.method {
-            TrainingMethod::Labels => hi.min(0.5).max(lo),
-            TrainingMethod::Unsupervised => hi,
+        self.balanced_threshold = match self.training.method {
+            TrainingMethod::Labels => valley_threshold((lo, hi.min(0.5).max(lo)), candidate_probabilities),
+            TrainingMethod::Unsupervised => 0.5,
         };
-        self.balanced_threshold = valley_threshold((lo, hi), candidate_probabilities);
         self.fingerprint = self.compute_fingerprint();
     }
 
@@ -497,11 +509,7 @@ mod tests {
         );
         model.training.method = TrainingMethod::Unsupervised;
         model.calibrate(&probs);
-        assert!(
-            model.balanced_threshold > 0.07 && model.balanced_threshold < 0.65,
-            "{}",
-            model.balanced_threshold
-        );
+        assert_eq!(model.balanced_threshold, 0.5);
     }
 
     #[test]
