@@ -18,6 +18,11 @@
 //! find whatever structure explains the candidates best, which need not be
 //! identity: on Walmart-Amazon its "match" class was "same dimensions,
 //! different title". A missing value says nothing (its factor is 1).
+//!
+//! EM first weighs only the identifying columns (those random pairs seldom
+//! agree on exactly: names, titles, phones), then all; if the describing
+//! columns (a genre, a year) multiply the matches, EM has found another
+//! class ("same genre" on CDDB) and the first fit stands.
 
 use crate::compare::{ColumnLevels, FeatureMatrix};
 use crate::stats::sigmoid;
@@ -26,6 +31,13 @@ use crate::stats::sigmoid;
 const MISSING: u8 = u8::MAX;
 /// EM stops after this many rounds, or earlier when λ settles.
 const MAX_ROUNDS: usize = 100;
+/// A column whose values agree exactly on fewer random record pairs than
+/// this identifies records (a name, a title, a phone); one more common
+/// (a genre, a year, a state) only describes them.
+const IDENTIFYING: f64 = 0.02;
+/// Weighing the describing columns too may change the share of
+/// candidates called matches by at most this factor.
+const REDEFINED: f64 = 2.0;
 
 /// A fitted Fellegi–Sunter model.
 #[derive(Clone, Debug)]
@@ -40,16 +52,17 @@ pub struct FellegiSunter {
 
 /// The agreement levels of every row of `x`, row-major, one byte per
 /// column ([`MISSING`] when missing), and the rows' summed `tf` values.
-fn levels(columns: &[ColumnLevels], x: &FeatureMatrix) -> (Vec<u8>, Vec<f64>) {
+/// `tf` sums only the columns `counted`.
+fn levels(columns: &[ColumnLevels], x: &FeatureMatrix, counted: &[bool]) -> (Vec<u8>, Vec<f64>) {
     let mut out = Vec::with_capacity(x.rows() * columns.len());
     let mut tf = Vec::with_capacity(x.rows());
     for r in 0..x.rows() {
         let row = x.row(r);
         let mut sum = 0.0;
-        for c in columns {
+        for (c, &counted) in columns.iter().zip(counted) {
             let level = c.level(row);
             out.push(level.unwrap_or(MISSING));
-            if level.is_some_and(|l| l > 0) {
+            if counted && level.is_some_and(|l| l > 0) {
                 sum += c.tf_value(row) as f64;
             }
         }
@@ -116,8 +129,14 @@ impl FellegiSunter {
         random: &FeatureMatrix,
     ) -> FellegiSunter {
         let width = columns.len();
-        let u = frequencies(columns, &levels(columns, random).0, |_| 1.0);
-        let (observed, tf) = levels(columns, candidates);
+        let all = vec![true; width];
+        let u = frequencies(columns, &levels(columns, random, &all).0, |_| 1.0);
+        // Only columns whose exact agreement is rare among random pairs
+        // say who is who; EM finds the matches with them alone, or it may
+        // take a class such as "same genre, category and year" (CDDB) for
+        // the matches. The others are weighed once the matches are found.
+        let identifying: Vec<bool> = u.iter().map(|u| u[u.len() - 1] < IDENTIFYING).collect();
+        let identifying = if identifying.contains(&true) { identifying } else { all.clone() };
         // Start from "matches mostly agree exactly": each level twice as
         // likely as the one below.
         let m = columns
@@ -129,28 +148,52 @@ impl FellegiSunter {
             })
             .collect();
         let mut model = FellegiSunter { lambda: 0.1, m, u };
+        let (observed, tf) = levels(columns, candidates, &identifying);
+        model.em(columns, &observed, &tf, &identifying);
+        if identifying == all {
+            return model;
+        }
+        // The other columns may sharpen the matches found, not redefine
+        // them: when EM with them calls many times more pairs matches, it
+        // has found another class.
+        let identified = model.clone();
+        let (observed, tf) = levels(columns, candidates, &all);
+        model.em(columns, &observed, &tf, &all);
+        if model.lambda > REDEFINED * identified.lambda {
+            identified
+        } else {
+            model
+        }
+    }
+
+    /// EM rounds on the candidates' `observed` levels (and `tf` sums),
+    /// weighing the columns `counted`, until λ settles.
+    fn em(&mut self, columns: &[ColumnLevels], observed: &[u8], tf: &[f64], counted: &[bool]) {
+        let width = columns.len();
         for _ in 0..MAX_ROUNDS {
-            let posterior: Vec<f64> =
-                observed.chunks(width).zip(&tf).map(|(row, &tf)| model.posterior_of(row, tf)).collect();
+            let posterior: Vec<f64> = observed
+                .chunks(width)
+                .zip(tf)
+                .map(|(row, &tf)| self.posterior_of(row, tf, counted))
+                .collect();
             let lambda = posterior.iter().sum::<f64>() / posterior.len().max(1) as f64;
-            model.m = frequencies(columns, &observed, |r| posterior[r]);
-            model.u = frequencies(columns, &observed, |r| 1.0 - posterior[r]);
-            for (m, u) in model.m.iter_mut().zip(&model.u) {
+            self.m = frequencies(columns, observed, |r| posterior[r]);
+            self.u = frequencies(columns, observed, |r| 1.0 - posterior[r]);
+            for (m, u) in self.m.iter_mut().zip(&self.u) {
                 monotone_ratios(m, u);
             }
-            let settled = (lambda - model.lambda).abs() < 1e-6;
-            model.lambda = lambda.clamp(1e-6, 1.0 - 1e-6);
+            let settled = (lambda - self.lambda).abs() < 1e-6;
+            self.lambda = lambda.clamp(1e-6, 1.0 - 1e-6);
             if settled {
                 break;
             }
         }
-        model
     }
 
-    fn posterior_of(&self, row: &[u8], tf: f64) -> f64 {
+    fn posterior_of(&self, row: &[u8], tf: f64, counted: &[bool]) -> f64 {
         let mut log_ratio = (self.lambda / (1.0 - self.lambda)).ln() + tf;
-        for (c, &l) in row.iter().enumerate() {
-            if l != MISSING {
+        for ((c, &l), &counted) in row.iter().enumerate().zip(counted) {
+            if counted && l != MISSING {
                 log_ratio += (self.m[c][l as usize] / self.u[c][l as usize]).ln();
             }
         }
@@ -159,8 +202,13 @@ impl FellegiSunter {
 
     /// P(match) of each row of `x`.
     pub fn posteriors(&self, columns: &[ColumnLevels], x: &FeatureMatrix) -> Vec<f64> {
-        let (levels, tf) = levels(columns, x);
-        levels.chunks(columns.len().max(1)).zip(&tf).map(|(row, &tf)| self.posterior_of(row, tf)).collect()
+        let all = vec![true; columns.len()];
+        let (levels, tf) = levels(columns, x, &all);
+        levels
+            .chunks(columns.len().max(1))
+            .zip(&tf)
+            .map(|(row, &tf)| self.posterior_of(row, tf, &all))
+            .collect()
     }
 
     /// The model as weights of the comparison features (`stride` of them)
@@ -210,5 +258,39 @@ mod tests {
         assert!(p[0] > 0.99 && p[1] < 0.01, "{} {}", p[0], p[1]);
         let (w, b) = fs.weights(&columns, 4);
         assert!(w[0] < 0.0 && w[1] > 0.0 && b < 0.0, "{w:?} {b}");
+    }
+
+    /// Five columns: two identifying (random pairs seldom agree on
+    /// them, as on a name), three describing (a third of random pairs
+    /// agree, as on a genre). Among the candidates a few true matches
+    /// agree on the first two and mostly on the others, and many
+    /// non-matches agree on the three describing columns (and often on the
+    /// second identifying one): the larger class, which EM over all
+    /// columns at once takes for the matches.
+    #[test]
+    fn describing_columns_do_not_redefine_the_matches() {
+        let columns: Vec<ColumnLevels> = (0..5)
+            .map(|c| ColumnLevels { column: format!("c{c}"), present: 2 * c, levels: 1, tf: None })
+            .collect();
+        let row = |agree: [bool; 5]| agree.map(|a| [1.0, f32::from(u8::from(a))]).concat();
+        let mut candidates = FeatureMatrix { stride: 10, data: Vec::new() };
+        for i in 0..1000 {
+            let agree = match i % 10 {
+                0 => [true, i % 70 != 0, i % 30 != 0, i % 40 != 0, i % 50 != 0],
+                1..=6 => [i % 50 == 1, i % 4 == 2, true, true, true],
+                _ => [i % 70 == 7, false, i % 3 == 0, i % 2 == 0, i % 5 == 0],
+            };
+            candidates.data.extend(row(agree));
+        }
+        let mut random = FeatureMatrix { stride: 10, data: Vec::new() };
+        for i in 0..1000 {
+            random.data.extend(row([i % 200 == 0, i % 150 == 1, i % 3 == 0, i % 3 == 1, i % 3 == 2]));
+        }
+        let fs = FellegiSunter::fit(&columns, &candidates, &random);
+        let p = fs.posteriors(&columns, &candidates);
+        let called: Vec<usize> = (0..1000).filter(|&i| p[i] > 0.5).collect();
+        let true_matches = called.iter().filter(|&&i| i % 10 == 0).count();
+        // EM over all columns at once calls 687 pairs matches.
+        assert!(true_matches >= 85 && called.len() <= 300, "{} called, {true_matches} true", called.len());
     }
 }
