@@ -1,11 +1,14 @@
 //! Exact blocking keys.
 //!
 //! Each key is a recipe of one or two parts; a record gets a key when all
-//! parts are present. Identifying values (e-mail, phone, id) are keys
-//! alone; the cheaper parts (phonetic name codes, date, postcode, short
-//! text, number) are keys in pairs, so one typo in one field still leaves
-//! most keys intact. Two name columns also give an order-free key of both
-//! codes, which catches swapped first and last names.
+//! parts are present. Every value is a key alone (an e-mail, a phone, a
+//! name's phonetic code, a date, a postcode, a short text), and so is
+//! every word of a name, text or address column, so a changed word leaves
+//! the others; the cheaper parts (name codes, date, postcode, short text,
+//! number) are also keys in pairs. Two name columns also give an
+//! order-free key of both codes, which catches swapped first and last
+//! names. Keys are not equal: [`KeyRanking`] weighs each by its rarity,
+//! and keys too common to rank anything are never emitted.
 
 use std::hash::{Hash, Hasher};
 use std::ops::Range;

@@ -11,7 +11,7 @@
 //!   and the character trigrams of its names, the fallback for records
 //!   exact keys block poorly: each record with fewer key candidates than
 //!   [`Tuning::index_fallback_degree`](crate::config::Tuning::index_fallback_degree)
-//!   (by default: none) gets its top-k most similar records (BM25), k from
+//!   (by default: those with none) gets its top-k most similar records (BM25), k from
 //!   [`Tuning::index_neighbours`](crate::config::Tuning::index_neighbours).
 //!
 //! The index earns its cost on free text (titles, descriptions: see
