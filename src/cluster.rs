@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use crate::compare::CandidatePair;
+use crate::record::CandidatePair;
 use crate::record::RecordId;
 
 /// A pair with its match probability.

@@ -29,27 +29,7 @@ use rapidfuzz::distance::{jaro_winkler, levenshtein};
 use rayon::prelude::*;
 
 use crate::config::{ColumnKind, TransformDef};
-use crate::record::{Column, RecordId, Records};
-
-/// A pair of records to compare; `a < b`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CandidatePair {
-    /// The first record.
-    pub a: RecordId,
-    /// The second record.
-    pub b: RecordId,
-}
-
-impl CandidatePair {
-    /// The pair of `x` and `y` in canonical order.
-    pub fn new(x: RecordId, y: RecordId) -> CandidatePair {
-        if x < y {
-            CandidatePair { a: x, b: y }
-        } else {
-            CandidatePair { a: y, b: x }
-        }
-    }
-}
+use crate::record::{CandidatePair, Column, RecordId, Records};
 
 /// The agreement levels of a kind above "disagree", weakest first (the
 /// last is always `exact`).

@@ -30,11 +30,12 @@
 use serde::Serialize;
 
 use crate::block::{sample_mask, Blocking, Mode};
-use crate::compare::{CandidatePair, ComparePlan};
+use crate::compare::ComparePlan;
 use crate::error::{Error, Result};
 use crate::explain::part_of;
 use crate::matcher::{Matcher, NoProgress};
 use crate::model::{Fitting, MatchModel};
+use crate::record::CandidatePair;
 use crate::record::Records;
 use crate::stats::{logit, sigmoid, Logistic};
 

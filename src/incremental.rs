@@ -25,10 +25,10 @@ use crate::block::{Blocking, Mode};
 use crate::cluster::{
     cluster_incremental, BaselineRules, ClusterOptions, IncrementalClustering, MatchStatus,
 };
-use crate::compare::CandidatePair;
 use crate::error::{Error, Result};
 use crate::matcher::{MatchStats, Matcher, MATCH_CONFIDENCE, MATCH_ID, MAX_CLUSTER_SIZE};
 use crate::read::Table;
+use crate::record::CandidatePair;
 use crate::record::{RecordId, Records};
 
 /// Output column with each new row's status.

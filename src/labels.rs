@@ -22,14 +22,14 @@ use std::path::{Path, PathBuf};
 use arrow_array::Array;
 use rustc_hash::FxHashMap;
 
-use crate::compare::CandidatePair;
+use crate::durable::atomic_csv;
 use crate::error::{Error, Position, Result};
 use crate::model::logit;
 use crate::read::Table;
+use crate::record::CandidatePair;
 use crate::record::{RecordId, Records};
 use crate::review::UNSURE;
 use crate::rng::Rng;
-use crate::write::atomic_csv;
 
 /// Column holding the labeling set of a row.
 pub const SET_COLUMN: &str = "labeling_set_id";

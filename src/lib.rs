@@ -19,6 +19,12 @@ tantivy index), [`compare`] (a feature vector per [`CandidatePair`]),
 Parquet output). [`config`] holds the transform definition, [`labels`]
 the labeling-file formats, [`matcher`] ties the stages together.
 
+A stage uses only the stages before it and the floors below them all:
+[`error`], [`stats`] (logistic fit, log-odds), [`rng`], [`calendar`] (day
+numbers), [`durable`] (atomic files) and [`names`] (name frequencies).
+A [`CandidatePair`] is a pair of [`record`] ids, so blocking makes them
+and comparing reads them without one knowing the other.
+
 # Example
 
 ```
@@ -41,9 +47,11 @@ assert_eq!(output.clustering.match_ids.len(), table.num_rows());
 
 pub mod baseline;
 pub mod block;
+pub mod calendar;
 pub mod cluster;
 pub mod compare;
 pub mod config;
+pub mod durable;
 pub mod error;
 pub mod evaluate;
 pub mod explain;
@@ -64,13 +72,13 @@ pub mod synth;
 pub mod unsupervised;
 pub mod write;
 
-pub use compare::{CandidatePair, ComparePlan};
+pub use compare::ComparePlan;
 pub use config::{ColumnKind, TransformDef, Tuning};
 pub use error::{Error, ErrorKind, Result};
 pub use matcher::{MatchOutput, Matcher};
 pub use model::MatchModel;
 pub use read::Table;
-pub use record::{Record, Records};
+pub use record::{CandidatePair, Record, Records};
 
 /// A crash-test hook: with the `failpoints` feature, the process aborts
 /// here when `FINDMATCHES_FAILPOINT` names this point. Without the

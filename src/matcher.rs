@@ -18,12 +18,13 @@ use serde::Serialize;
 
 use crate::block::{BlockStats, Blocking, Mode};
 use crate::cluster::{self, ClusterOptions, Clustering, Constraints, ScoredPair};
-use crate::compare::{CandidatePair, ComparePlan};
+use crate::compare::ComparePlan;
 use crate::config::TransformDef;
 use crate::error::{Error, Result};
 use crate::labels::Labels;
 use crate::model::{MatchModel, ProvidedLabel, TrainingMethod, TrainingSummary};
 use crate::read::Table;
+use crate::record::CandidatePair;
 use crate::record::{RecordId, Records};
 use crate::rng::Rng;
 use crate::unsupervised::FellegiSunter;

@@ -405,7 +405,7 @@ impl MatchModel {
 
     /// Write the model file atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::write::atomic_write(path, |w| {
+        crate::durable::atomic_write(path, |w| {
             use std::io::Write;
             w.write_all(self.to_json().as_bytes()).map_err(|e| Error::io(path, e))
         })

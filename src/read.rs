@@ -80,7 +80,7 @@ pub fn write_rejects(path: &Path, rejects: &[Rejected]) -> Result<()> {
             r.problem.clone(),
         ]
     });
-    crate::write::atomic_csv(path, std::iter::once(header).chain(rows))
+    crate::durable::atomic_csv(path, std::iter::once(header).chain(rows))
 }
 
 /// A table of records: the data as arrow columns, plus where each row came
@@ -266,7 +266,7 @@ fn to_strings(array: &ArrayRef) -> Option<StringArray> {
         DataType::Float32 => build(a, |i| a.as_primitive::<Float32Type>().value(i)),
         DataType::Float64 => build(a, |i| a.as_primitive::<Float64Type>().value(i)),
         DataType::Date32 => build(a, |i| {
-            let (y, m, d) = crate::normalize::civil_from_days(a.as_primitive::<Date32Type>().value(i));
+            let (y, m, d) = crate::calendar::civil_from_days(a.as_primitive::<Date32Type>().value(i));
             format!("{y:04}-{m:02}-{d:02}")
         }),
         _ => return None,

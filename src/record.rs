@@ -23,6 +23,26 @@ use crate::read::Table;
 /// Index of a record within a [`Records`] set.
 pub type RecordId = u32;
 
+/// A pair of records to compare; `a < b`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CandidatePair {
+    /// The first record.
+    pub a: RecordId,
+    /// The second record.
+    pub b: RecordId,
+}
+
+impl CandidatePair {
+    /// The pair of `x` and `y` in canonical order.
+    pub fn new(x: RecordId, y: RecordId) -> CandidatePair {
+        if x < y {
+            CandidatePair { a: x, b: y }
+        } else {
+            CandidatePair { a: y, b: x }
+        }
+    }
+}
+
 /// Strings stored back to back.
 #[derive(Debug, Default, Clone)]
 struct StrArena {

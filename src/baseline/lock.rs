@@ -43,7 +43,7 @@ impl WriterLock {
                         std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u32>().ok());
                     match holder {
                         // A lock left by a killed process: take it over.
-                        Some(pid) if !crate::write::process_alive(pid) => {
+                        Some(pid) if !crate::durable::process_alive(pid) => {
                             let _ = std::fs::remove_file(&path);
                             continue;
                         }

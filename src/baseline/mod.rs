@@ -41,12 +41,13 @@ use sha2::{Digest, Sha256};
 use crate::block::index::{self, StoredIndex};
 use crate::block::keys::{record_keys, KeyHasher, KeyRanking};
 use crate::block::Blocking;
+use crate::durable::{atomic_write, sync_dir};
 use crate::error::{Error, Result};
 use crate::matcher::MATCH_ID;
 use crate::model::MatchModel;
 use crate::read::Table;
 use crate::record::{RecordId, Records};
-use crate::write::{atomic_write, sync_dir, write_batch};
+use crate::write::write_batch;
 use store::{PairTable, RowStore};
 
 /// The model's file name in a baseline directory.

@@ -19,8 +19,8 @@ use std::path::Path;
 
 use memmap2::Mmap;
 
+use crate::durable::atomic_write;
 use crate::error::{Error, Result};
-use crate::write::atomic_write;
 
 const ROWS_MAGIC: &[u8; 8] = b"FMROWS1\0";
 const PAIRS_MAGIC: &[u8; 8] = b"FMPAIR2\0";

@@ -20,11 +20,11 @@ use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextO
 use tantivy::{Index, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use super::Mode;
-use crate::compare::CandidatePair;
 use crate::config::ColumnKind;
+use crate::durable::sync_dir;
 use crate::error::{Error, Result};
+use crate::record::CandidatePair;
 use crate::record::{RecordId, Records};
-use crate::write::sync_dir;
 
 /// Words held by more than this share of records are left out of queries.
 const MAX_DF_SHARE: f64 = 0.02;

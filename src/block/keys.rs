@@ -16,8 +16,8 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::Mode;
-use crate::compare::CandidatePair;
 use crate::config::{ColumnKind, TransformDef};
+use crate::record::CandidatePair;
 use crate::record::{RecordId, Records};
 
 /// At most this many single parts are paired with each other.

@@ -30,9 +30,9 @@ pub mod keys;
 
 use rayon::prelude::*;
 
-use crate::compare::CandidatePair;
 use crate::config::{ColumnKind, TransformDef};
 use crate::error::Result;
+use crate::record::CandidatePair;
 use crate::record::Records;
 use keys::KeyRanking;
 

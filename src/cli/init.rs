@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 
-use findmatches::{infer, write, Table};
+use findmatches::{durable, infer, Table};
 
 use super::Global;
 
@@ -38,7 +38,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let table = Table::read(&args.data)?;
     let (def, guesses) = infer::infer_explained(&table)?;
     let text = def.to_toml();
-    write::atomic_write(&args.output, |w| {
+    durable::atomic_write(&args.output, |w| {
         use std::io::Write;
         w.write_all(text.as_bytes()).map_err(|e| findmatches::Error::io(&args.output, e))
     })?;

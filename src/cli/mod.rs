@@ -317,7 +317,7 @@ pub fn check_output(path: &Path) -> anyhow::Result<()> {
             return Err(findmatches::Error::usage(format!("{}: no such directory", dir.display())).into());
         }
     }
-    Ok(findmatches::write::check_writable(path)?)
+    Ok(findmatches::durable::check_writable(path)?)
 }
 
 /// A size: bytes, or a number with KB, MB, GB or TB (powers of 1024; an

@@ -20,7 +20,7 @@
 pub mod date;
 mod tables;
 
-pub use date::{civil_from_days, DayOrder};
+pub use date::DayOrder;
 
 use crate::config::ColumnKind;
 
