@@ -335,18 +335,19 @@ fn a_baseline_that_uses_the_index_stores_and_queries_one_per_generation() {
     assert_eq!(dirs, vec!["g000001.index", "g000002.index"]);
     assert!(!wd.path("fm/.g000002.index.tmp").exists(), "the stray index was not collected");
     assert!(!wd.path("fm/g000002.index/stale.idx").exists(), "a stale index file survived");
-    // A record no blocking key finds (only an e-mail, under another
-    // domain) still finds baseline records: through the stored index alone,
-    // which holds e-mails' user names as words.
+    // A record no blocking key finds (only a first name, with two letters
+    // too many: another sound, other letters) still finds baseline
+    // records: through the stored index alone, which holds the character
+    // trigrams of names.
     let (header, rows) = read_csv(&wd.path("base.csv"));
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
-    let donor = rows.iter().find(|r| r[col("email")].contains('@')).unwrap();
-    let user = donor[col("email")].split('@').next().unwrap().to_string();
+    let donor = rows.iter().find(|r| r[col("first_name")].len() >= 6).unwrap();
+    let first = donor[col("first_name")].clone();
     let lone: Vec<String> = header
         .iter()
         .map(|h| match h.as_str() {
             "customer_id" => "lone1".to_string(),
-            "email" => format!("{user}@elsewhere.example"),
+            "first_name" => format!("{first}qz"),
             _ => String::new(),
         })
         .collect();

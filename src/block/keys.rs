@@ -1,8 +1,8 @@
 //! Exact blocking keys.
 //!
 //! Each key is a recipe of one or two parts; a record gets a key when all
-//! parts are present. Every value is a key alone (an e-mail, a phone, a
-//! name's phonetic code, a date, a postcode, a short text), and so is
+//! parts are present. Every value is a key alone (an e-mail and its user,
+//! a phone, a name's phonetic code, a date, a postcode, a short text), and so is
 //! every word of a name, text or address column, so a changed word leaves
 //! the others; the cheaper parts (name codes, date, postcode, short text,
 //! number) are also keys in pairs. Two name columns also give an
@@ -20,6 +20,11 @@ use crate::config::{ColumnKind, TransformDef};
 use crate::record::CandidatePair;
 use crate::record::{RecordId, Records};
 
+/// Names longer than this get no [`Recipe::Letters`] key.
+const MAX_LETTERS: usize = 32;
+/// At most this many name columns share [`Recipe::Letters`] keys.
+const MAX_LETTER_COLUMNS: usize = 4;
+
 /// At most this many single parts are paired with each other.
 const MAX_PAIRED_PARTS: usize = 7;
 
@@ -31,6 +36,9 @@ enum Part {
     Code(usize),
     /// The phonetic codes of two name columns, in sorted order.
     Codes(usize, usize),
+    /// An e-mail's user (before the `@`), of at least three characters: a
+    /// typo in the domain leaves it.
+    User(usize),
 }
 
 impl Part {
@@ -54,6 +62,12 @@ impl Part {
                 b.hash(h);
                 !a.is_empty() && !b.is_empty()
             }
+            Part::User(c) => {
+                let v = cols[c].value(id);
+                let user = v.rsplit_once('@').map_or("", |(user, _)| user);
+                user.hash(h);
+                user.len() >= 3
+            }
         }
     }
 }
@@ -65,6 +79,12 @@ enum Recipe {
     Parts(Vec<Part>),
     /// One key per distinct word (of two characters or more) of a column.
     Words(usize),
+    /// One key per name column: the name's letters in sorted order, of at
+    /// least four. Letters swapped by a typo (`osrac`, `oscar`) change the
+    /// phonetic code, not these; and the columns share one key space, so a
+    /// first name given as the surname (`harrison nomran`, `norman
+    /// harrison`) still meets itself.
+    Letters(Vec<usize>),
 }
 
 /// The key recipes of a definition.
@@ -74,9 +94,11 @@ fn recipes(def: &TransformDef) -> Vec<Recipe> {
     let mut names = Vec::new();
     for (col, (_, kind)) in def.matched_columns().enumerate() {
         match kind {
-            ColumnKind::Email | ColumnKind::Phone | ColumnKind::Id => {
-                recipes.push(Recipe::Parts(vec![Part::Value(col)]))
+            ColumnKind::Email => {
+                recipes.push(Recipe::Parts(vec![Part::Value(col)]));
+                recipes.push(Recipe::Parts(vec![Part::User(col)]));
             }
+            ColumnKind::Phone | ColumnKind::Id => recipes.push(Recipe::Parts(vec![Part::Value(col)])),
             ColumnKind::Name => {
                 parts.push(Part::Code(col));
                 names.push(col);
@@ -109,6 +131,10 @@ fn recipes(def: &TransformDef) -> Vec<Recipe> {
         for &y in &names[i + 1..] {
             recipes.push(Recipe::Parts(vec![Part::Codes(x, y)]));
         }
+    }
+    if !names.is_empty() {
+        names.truncate(MAX_LETTER_COLUMNS);
+        recipes.push(Recipe::Letters(names));
     }
     recipes
 }
@@ -189,7 +215,7 @@ fn recipe_keys(
                 let count = match *part {
                     Part::Value(c) => cols[c].frequency(id),
                     Part::Code(c) => cols[c].code_frequency(id),
-                    Part::Codes(..) => 0,
+                    Part::Codes(..) | Part::User(_) => 0,
                 };
                 if too_common(count) {
                     return;
@@ -199,6 +225,27 @@ fn recipe_keys(
             h.write_u64(r as u64);
             if parts.iter().all(|p| p.write(records, id, &mut h)) {
                 emit(h.finish());
+            }
+        }
+        Recipe::Letters(cols) => {
+            let mut emitted = [0u64; MAX_LETTER_COLUMNS];
+            for (i, &c) in cols.iter().enumerate() {
+                let v = records.columns()[c].value(id).as_bytes();
+                if v.len() < 4 || v.len() > MAX_LETTERS {
+                    continue;
+                }
+                let mut letters = [0u8; MAX_LETTERS];
+                letters[..v.len()].copy_from_slice(v);
+                letters[..v.len()].sort_unstable();
+                let mut h = KeyHasher::default();
+                h.write_u64(r as u64);
+                letters[..v.len()].hash(&mut h);
+                let key = h.finish();
+                // Two columns of one record with the same letters: one key.
+                if !emitted[..i].contains(&key) {
+                    emit(key);
+                }
+                emitted[i] = key;
             }
         }
         Recipe::Words(c) => {
@@ -370,7 +417,7 @@ fn blocks(records: &Records, def: &TransformDef, max_block: usize, mode: Mode) -
                 recipe_keys(records, r, recipe, id, Some(max_block), &mut |k| key = Some(k));
                 key.map(|k| (k, id))
             })),
-            Recipe::Words(_) => keyed.par_extend(ids.flat_map_iter(|id| {
+            Recipe::Words(_) | Recipe::Letters(_) => keyed.par_extend(ids.flat_map_iter(|id| {
                 let mut keys = Vec::new();
                 recipe_keys(records, r, recipe, id, Some(max_block), &mut |k| keys.push(k));
                 keys.into_iter().map(move |k| (k, id))
@@ -497,5 +544,50 @@ mod tests {
         assert_eq!(large.neighbours, 4, "a large one few ...");
         assert!(large.min_weight > large.key_weight(2), "... that share more than one key");
         assert_eq!(KeyRanking::new(&def, 20_000).neighbours, 10);
+    }
+
+    /// Records of people (first, last, email) as `Records`.
+    fn people(rows: &[[&str; 3]]) -> (TransformDef, Records) {
+        use arrow_array::{RecordBatch, StringArray};
+        use arrow_schema::{DataType, Field, Schema};
+        use std::sync::Arc;
+        let def = TransformDef::from_toml(
+            "primary_key = \"id\"\n[columns]\nfirst = \"name\"\nlast = \"name\"\nemail = \"email\"\n",
+            std::path::Path::new("d.toml"),
+        )
+        .unwrap();
+        let names = ["id", "first", "last", "email"];
+        let schema = Arc::new(Schema::new(names.map(|n| Field::new(n, DataType::Utf8, true)).to_vec()));
+        let column = |i: usize| -> Arc<dyn arrow_array::Array> {
+            Arc::new(StringArray::from_iter_values(rows.iter().enumerate().map(|(r, row)| {
+                if i == 0 {
+                    format!("p{r}")
+                } else {
+                    row[i - 1].to_string()
+                }
+            })))
+        };
+        let batch = RecordBatch::try_new(schema, (0..4).map(column).collect()).unwrap();
+        let records = Records::build(&def, &[&crate::read::Table::from_batch("people", batch)]).unwrap();
+        (def, records)
+    }
+
+    /// Whether records 0 and 1 share a blocking key.
+    fn share_a_key(rows: &[[&str; 3]]) -> bool {
+        let (def, records) = people(rows);
+        let keys = record_keys(&records, &def, 0..2);
+        let of = |id: RecordId| -> Vec<u64> { keys.iter().filter(|k| k.1 == id).map(|k| k.0).collect() };
+        let first = of(0);
+        of(1).iter().any(|k| first.contains(k))
+    }
+
+    #[test]
+    fn typos_in_letters_order_columns_and_domains_still_share_a_key() {
+        // Nothing equal, nothing sounding alike: only the letters, across
+        // the two name columns.
+        assert!(share_a_key(&[["harrison", "nomran", ""], ["norman", "harrisson", ""]]));
+        // Only the e-mail's user.
+        assert!(share_a_key(&[["", "", "ar20@miller-torres.org"], ["", "", "ar20@miller-tores.org"]]));
+        assert!(!share_a_key(&[["harrison", "nomran", "ab@x.org"], ["henry", "harris", "ab@y.org"]]));
     }
 }
