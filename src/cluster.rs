@@ -16,8 +16,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use crate::record::CandidatePair;
-use crate::record::RecordId;
+use crate::record::{CandidatePair, RecordId};
 
 /// A pair with its match probability.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -35,8 +35,7 @@ use crate::error::{Error, Result};
 use crate::explain::part_of;
 use crate::matcher::{Matcher, NoProgress};
 use crate::model::{Fitting, MatchModel};
-use crate::record::CandidatePair;
-use crate::record::Records;
+use crate::record::{CandidatePair, Records};
 use crate::stats::{logit, sigmoid, Logistic};
 
 /// Labeled pairs by outcome, at the threshold.

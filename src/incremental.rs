@@ -28,8 +28,7 @@ use crate::cluster::{
 use crate::error::{Error, Result};
 use crate::matcher::{MatchStats, Matcher, MATCH_CONFIDENCE, MATCH_ID, MAX_CLUSTER_SIZE};
 use crate::read::Table;
-use crate::record::CandidatePair;
-use crate::record::{RecordId, Records};
+use crate::record::{CandidatePair, RecordId, Records};
 
 /// Output column with each new row's status.
 pub const MATCH_STATUS: &str = "match_status";

@@ -26,8 +26,7 @@ use crate::durable::atomic_csv;
 use crate::error::{Error, Position, Result};
 use crate::model::logit;
 use crate::read::Table;
-use crate::record::CandidatePair;
-use crate::record::{RecordId, Records};
+use crate::record::{CandidatePair, RecordId, Records};
 use crate::review::UNSURE;
 use crate::rng::Rng;
 

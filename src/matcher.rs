@@ -24,8 +24,7 @@ use crate::error::{Error, Result};
 use crate::labels::Labels;
 use crate::model::{MatchModel, ProvidedLabel, TrainingMethod, TrainingSummary};
 use crate::read::Table;
-use crate::record::CandidatePair;
-use crate::record::{RecordId, Records};
+use crate::record::{CandidatePair, RecordId, Records};
 use crate::rng::Rng;
 use crate::unsupervised::FellegiSunter;
 

@@ -23,8 +23,7 @@ use super::Mode;
 use crate::config::ColumnKind;
 use crate::durable::sync_dir;
 use crate::error::{Error, Result};
-use crate::record::CandidatePair;
-use crate::record::{RecordId, Records};
+use crate::record::{CandidatePair, RecordId, Records};
 
 /// Words held by more than this share of records are left out of queries.
 const MAX_DF_SHARE: f64 = 0.02;

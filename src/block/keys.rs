@@ -17,8 +17,7 @@ use rayon::prelude::*;
 
 use super::Mode;
 use crate::config::{ColumnKind, TransformDef};
-use crate::record::CandidatePair;
-use crate::record::{RecordId, Records};
+use crate::record::{CandidatePair, RecordId, Records};
 
 /// Names longer than this get no [`Recipe::Letters`] key.
 const MAX_LETTERS: usize = 32;

@@ -32,8 +32,7 @@ use rayon::prelude::*;
 
 use crate::config::{ColumnKind, TransformDef};
 use crate::error::Result;
-use crate::record::CandidatePair;
-use crate::record::Records;
+use crate::record::{CandidatePair, Records};
 use keys::KeyRanking;
 
 /// Dedup one table, or link two.
