@@ -257,7 +257,7 @@ mod tests {
         let mut pairs: Vec<(u64, u32)> = (0..5000u32).map(|i| ((i / 3) as u64 * 2, i)).collect();
         write_pairs(&path, &mut pairs).unwrap();
         let table = PairTable::open(&path).unwrap();
-        for key in [0u64, 2, 170, 3332, 1000 * 2, 1666 * 2] {
+        for key in 0u64..3336 {
             let want: Vec<u32> = (0..5000u32).filter(|i| (i / 3) as u64 * 2 == key).collect();
             assert_eq!(table.rows(key).collect::<Vec<_>>(), want, "key {key}");
         }
