@@ -14,11 +14,13 @@
 //!   as `similar` and `initial`. Each weight is what that level adds over
 //!   the one below, so a model whose level weights are not negative is
 //!   monotone: more agreement is never less evidence.
-//! - `tf`: how much rarer than the column's typical value the agreement
-//!   is, `ln(mean frequency / frequency)` — agreeing on a rare surname is
-//!   stronger evidence than agreeing on a common one (the term-frequency
-//!   adjustment of Fellegi–Sunter). For word-bearing columns a partial
-//!   agreement counts the rarest word the two share.
+//! - `tf`: for an exact agreement, how much rarer than the column's
+//!   typical value the value is, `ln(mean frequency / frequency)` —
+//!   agreeing on a rare surname is stronger evidence than agreeing on a
+//!   common one (the term-frequency adjustment of Fellegi–Sunter); 0 for
+//!   any other level. Frequencies are counted over the records of the run
+//!   (in an incremental run, the new records and the baseline records it
+//!   reads).
 //!
 //! Then two record-level features: first and last names swapped, and the
 //! idf cosine of all words. A [`ComparePlan`] is built once from the

@@ -145,8 +145,7 @@ pub fn match_new(
     seconds.push(("lookup".to_string(), clock.elapsed().as_secs_f64()));
     let clock = Instant::now();
     matcher.progress().stage("normalize", 0);
-    let mut records = Records::build(def, &[&subset, new])?;
-    records.set_population(baseline.manifest().records as usize + new.num_rows());
+    let records = Records::build(def, &[&subset, new])?;
     let nb = records.source_range(0).len();
     seconds.push(("normalize".to_string(), clock.elapsed().as_secs_f64()));
     let clock = Instant::now();

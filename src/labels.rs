@@ -24,11 +24,11 @@ use rustc_hash::FxHashMap;
 
 use crate::durable::atomic_csv;
 use crate::error::{Error, Position, Result};
-use crate::model::logit;
 use crate::read::Table;
 use crate::record::{CandidatePair, RecordId, Records};
 use crate::review::UNSURE;
 use crate::rng::Rng;
+use crate::stats::logit;
 
 /// Column holding the labeling set of a row.
 pub const SET_COLUMN: &str = "labeling_set_id";

@@ -25,8 +25,7 @@ use sha2::{Digest, Sha256};
 use crate::compare::{ComparePlan, FeatureMatrix};
 use crate::config::TransformDef;
 use crate::error::{Error, Result};
-use crate::stats::Logistic;
-pub use crate::stats::{logit, sigmoid};
+use crate::stats::{logit, sigmoid, Logistic};
 
 /// The model file format this build reads and writes.
 pub const MODEL_FORMAT_VERSION: u32 = 2;
@@ -218,9 +217,10 @@ pub struct MatchModel {
     pub weights: Vec<f64>,
     /// The bias.
     pub intercept: f64,
-    /// The probability threshold where the expected F1 of the training
-    /// data's candidate pairs is highest; `precision_recall_tradeoff` 0.5
-    /// uses it as is.
+    /// The probability threshold [`MatchModel::calibrate`] settled (the
+    /// valley of the training data's scored candidates, within the range
+    /// the held-out labels do best at; even odds without labels);
+    /// `precision_recall_tradeoff` 0.5 uses it as is.
     pub balanced_threshold: f32,
     /// What training saw.
     pub training: TrainingSummary,

@@ -4,7 +4,7 @@
 //! [`Records::build`] normalizes each matched column of one or more tables
 //! once: the cleaned value, a phonetic code for names, token ids with idf
 //! weights for word-bearing kinds, the parsed date or number, and how many
-//! records share each value (its rarity). Values live in flat arenas, so
+//! records share each value. Values live in flat arenas, so
 //! looking one up during comparison is an index, not an allocation.
 
 use std::sync::Arc;
@@ -262,11 +262,6 @@ impl TokenSets {
         (shared / smaller).min(1.0)
     }
 
-    /// The document frequency of the rarest token `a` and `b` share.
-    pub fn rarest_shared(&self, a: usize, b: usize) -> Option<u32> {
-        merge_common(self.get(a), self.get(b)).map(|t| self.df[t as usize]).min()
-    }
-
     /// Jaccard similarity of the token sets of `a` and `b`.
     pub fn jaccard(&self, a: usize, b: usize) -> f32 {
         let (ta, tb) = (self.get(a), self.get(b));
@@ -381,17 +376,6 @@ impl Column {
     pub fn code_frequency(&self, i: RecordId) -> u32 {
         self.code_freq.get(i as usize).copied().unwrap_or(0)
     }
-
-    /// Rarity of record `i`'s value in [0, 1]: 1 for a value no other
-    /// record has, towards 0 for a value everyone has.
-    #[inline]
-    pub fn rarity(&self, i: RecordId, n: usize) -> f32 {
-        let f = self.freq[i as usize].max(1) as f32;
-        if n <= 1 {
-            return 1.0;
-        }
-        1.0 - f.ln() / (n as f32).ln()
-    }
 }
 
 /// A view of one record.
@@ -421,7 +405,6 @@ impl<'a> Record<'a> {
 /// Normalized records of one or more tables, in table order.
 #[derive(Debug, Clone)]
 pub struct Records {
-    population: usize,
     keys: Vec<String>,
     sources: Vec<u16>,
     source_starts: Vec<usize>,
@@ -494,19 +477,7 @@ impl Records {
             .collect();
         let with_words: Vec<&TokenSets> = columns.iter().filter_map(|c| c.tokens.as_ref()).collect();
         let words = TokenSets::union(&with_words, keys.len());
-        Ok(Records { population: keys.len(), keys, sources, source_starts, columns, words })
-    }
-
-    /// Declare how many records these stand for, when they are a sample
-    /// of a larger set (the baseline records an incremental run reads):
-    /// value rarity is then measured against that size.
-    pub fn set_population(&mut self, n: usize) {
-        self.population = n.max(self.keys.len());
-    }
-
-    /// How many records these stand for (see [`Records::set_population`]).
-    pub fn population(&self) -> usize {
-        self.population
+        Ok(Records { keys, sources, source_starts, columns, words })
     }
 
     /// Number of records.
