@@ -68,14 +68,14 @@ struct Agglomeration<F> {
 }
 
 impl<F: Fn(RecordId, RecordId) -> f32> Agglomeration<F> {
-    fn new(n: usize, scored: &[ScoredPair], score: F) -> Agglomeration<F> {
-        let mut best = vec![0.0f32; n];
+    /// Groups of one over the records `best` has a score for (each
+    /// record's best candidate, see [`best_scores`]).
+    fn new(scored: &[ScoredPair], best: Vec<f32>, score: F) -> Agglomeration<F> {
+        let n = best.len();
         // A pair listed twice keeps its higher score, whatever the order.
         let mut known: FxHashMap<CandidatePair, f32> =
             FxHashMap::with_capacity_and_hasher(scored.len(), Default::default());
         for p in scored {
-            best[p.pair.a as usize] = best[p.pair.a as usize].max(p.score);
-            best[p.pair.b as usize] = best[p.pair.b as usize].max(p.score);
             let entry = known.entry(p.pair).or_insert(p.score);
             *entry = entry.max(p.score);
         }
@@ -219,6 +219,16 @@ impl<F: Fn(RecordId, RecordId) -> f32> Agglomeration<F> {
     }
 }
 
+/// Each record's best candidate probability (0 without candidates).
+fn best_scores(n: usize, scored: &[ScoredPair]) -> Vec<f32> {
+    let mut best = vec![0.0f32; n];
+    for p in scored {
+        best[p.pair.a as usize] = best[p.pair.a as usize].max(p.score);
+        best[p.pair.b as usize] = best[p.pair.b as usize].max(p.score);
+    }
+    best
+}
+
 /// The baseline clusters joined when groups anchored by `aa` and `ab`
 /// merge: (kept, absorbed), the smallest match_id kept.
 fn anchor_merges(aa: &[u64], ab: &[u64]) -> Vec<(u64, u64)> {
@@ -239,7 +249,7 @@ pub fn cluster<F>(
     score: F,
 ) -> Clustering
 where
-    F: Fn(RecordId, RecordId) -> f32,
+    F: Fn(RecordId, RecordId) -> f32 + Sync,
 {
     cluster_constrained(n, sources, scored, options, &Constraints::default(), score)
 }
@@ -256,6 +266,11 @@ pub struct Constraints {
 }
 
 /// [`cluster`] under `constraints`.
+///
+/// Groups merge only along pairs at or above the threshold (or labeled
+/// matches), so no merge crosses a connected component of those pairs:
+/// each component is agglomerated on its own, in parallel, with the same
+/// result as one pass over all records.
 pub fn cluster_constrained<F>(
     n: usize,
     sources: &[u16],
@@ -265,33 +280,183 @@ pub fn cluster_constrained<F>(
     score: F,
 ) -> Clustering
 where
-    F: Fn(RecordId, RecordId) -> f32,
+    F: Fn(RecordId, RecordId) -> f32 + Sync,
 {
-    let mut agg = Agglomeration::new(n, scored, score);
-    agg.constrain(constraints, true);
-    agg.run(scored, options, |ma, mb, _, _| {
-        !options.one_per_source
-            || !ma.iter().any(|&a| mb.iter().any(|&b| sources[a as usize] == sources[b as usize]))
-    });
-    let mut match_ids = vec![u64::MAX; n];
-    let mut confidence = vec![0.0f32; n];
-    let (mut next, mut matched_records) = (0u64, 0usize);
-    for i in 0..n as u32 {
-        if match_ids[i as usize] != u64::MAX {
-            continue;
+    let best = best_scores(n, scored);
+    let components = Components::new(n, scored, options.threshold, constraints);
+    // Each record's cluster, named by its smallest member, and confidence.
+    let mut leader: Vec<RecordId> = (0..n as RecordId).collect();
+    let mut confidence: Vec<f32> = best.iter().map(|b| 1.0 - b).collect();
+    let clustered: Vec<Vec<(RecordId, RecordId, f32)>> = (0..components.len())
+        .into_par_iter()
+        .map(|c| {
+            let members = components.members(c);
+            let local_best = members.iter().map(|&m| best[m as usize]).collect();
+            let local_score = |a: RecordId, b: RecordId| score(members[a as usize], members[b as usize]);
+            let mut agg = Agglomeration::new(components.pairs(c), local_best, local_score);
+            agg.constrain(&components.constraints(c), true);
+            agg.run(components.pairs(c), options, |ma, mb, _, _| {
+                !options.one_per_source
+                    || !ma.iter().any(|&a| {
+                        mb.iter().any(|&b| {
+                            sources[members[a as usize] as usize] == sources[members[b as usize] as usize]
+                        })
+                    })
+            });
+            (0..members.len() as RecordId)
+                .map(|x| {
+                    let root = agg.find(x);
+                    let group = &agg.members[root as usize];
+                    let first = group.iter().copied().min().unwrap_or(x);
+                    (members[x as usize], members[first as usize], agg.confidence(x, group))
+                })
+                .collect()
+        })
+        .collect();
+    let mut matched_records = 0;
+    for (x, first, conf) in clustered.into_iter().flatten() {
+        leader[x as usize] = first;
+        confidence[x as usize] = conf;
+    }
+    let mut match_ids = vec![0u64; n];
+    let mut next = 0u64;
+    let mut size = vec![0u32; n];
+    for i in 0..n {
+        let first = leader[i] as usize;
+        // A cluster's smallest member comes first: its id is new.
+        match_ids[i] = if first == i {
+            next += 1;
+            next - 1
+        } else {
+            match_ids[first]
+        };
+        size[first] += 1;
+    }
+    for i in 0..n {
+        if size[leader[i] as usize] > 1 {
+            matched_records += 1;
         }
-        let root = agg.find(i);
-        let members = &agg.members[root as usize];
-        for &m in members {
-            match_ids[m as usize] = next;
-            confidence[m as usize] = agg.confidence(m, members);
-        }
-        if members.len() > 1 {
-            matched_records += members.len();
-        }
-        next += 1;
     }
     Clustering { match_ids, confidence, clusters: next as usize, matched_records }
+}
+
+/// The connected components (of two or more records) of the pairs at or
+/// above a threshold and the must-link pairs, each with its records
+/// (ascending) and the scored pairs and constraints inside it, in local
+/// ids (positions among its records; the order of records is kept, so a
+/// pair's orientation and order are too).
+struct Components {
+    start: Vec<usize>,
+    records: Vec<RecordId>,
+    pair_start: Vec<usize>,
+    pairs: Vec<ScoredPair>,
+    must: Vec<Vec<CandidatePair>>,
+    cannot: Vec<Vec<CandidatePair>>,
+}
+
+impl Components {
+    fn new(n: usize, scored: &[ScoredPair], threshold: f32, constraints: &Constraints) -> Components {
+        let mut parent: Vec<RecordId> = (0..n as RecordId).collect();
+        fn find(parent: &mut [RecordId], mut x: RecordId) -> RecordId {
+            while parent[x as usize] != x {
+                let p = parent[x as usize];
+                parent[x as usize] = parent[p as usize];
+                x = p;
+            }
+            x
+        }
+        let joined = scored.iter().filter(|p| p.score >= threshold).map(|p| p.pair);
+        for pair in joined.chain(constraints.must.iter().copied()) {
+            let (ra, rb) = (find(&mut parent, pair.a), find(&mut parent, pair.b));
+            if ra != rb {
+                parent[ra.max(rb) as usize] = ra.min(rb);
+            }
+        }
+        // Number the components of two or more records by first record.
+        const NONE: u32 = u32::MAX;
+        let roots: Vec<RecordId> = (0..n as RecordId).map(|x| find(&mut parent, x)).collect();
+        let mut size = vec![0u32; n];
+        for &r in &roots {
+            size[r as usize] += 1;
+        }
+        let mut component = vec![NONE; n];
+        let mut local = vec![0u32; n];
+        let mut start = vec![0usize];
+        let mut records = Vec::new();
+        let mut count = vec![0u32; n];
+        for x in 0..n {
+            let r = roots[x] as usize;
+            if size[r] < 2 {
+                continue;
+            }
+            if component[r] == NONE {
+                component[r] = (start.len() - 1) as u32;
+                start.push(start[component[r] as usize] + size[r] as usize);
+            }
+            local[x] = count[r];
+            count[r] += 1;
+        }
+        records.resize(*start.last().unwrap_or(&0), 0);
+        let of = |x: RecordId| component[roots[x as usize] as usize];
+        for x in 0..n as RecordId {
+            let c = of(x);
+            if c != NONE {
+                records[start[c as usize] + local[x as usize] as usize] = x;
+            }
+        }
+        let inside = |pair: &CandidatePair| {
+            let c = of(pair.a);
+            (c != NONE && c == of(pair.b)).then_some(c as usize)
+        };
+        let localize =
+            |pair: &CandidatePair| CandidatePair::new(local[pair.a as usize], local[pair.b as usize]);
+        // Scored pairs inside a component, grouped by component.
+        let components = start.len() - 1;
+        let mut pair_start = vec![0usize; components + 1];
+        for p in scored {
+            if let Some(c) = inside(&p.pair) {
+                pair_start[c + 1] += 1;
+            }
+        }
+        for c in 0..components {
+            pair_start[c + 1] += pair_start[c];
+        }
+        let mut fill = pair_start.clone();
+        let mut pairs =
+            vec![ScoredPair { pair: CandidatePair::new(0, 1), score: 0.0 }; pair_start[components]];
+        for p in scored {
+            if let Some(c) = inside(&p.pair) {
+                pairs[fill[c]] = ScoredPair { pair: localize(&p.pair), score: p.score };
+                fill[c] += 1;
+            }
+        }
+        let mut must = vec![Vec::new(); components];
+        let mut cannot = vec![Vec::new(); components];
+        for (given, kept) in [(&constraints.must, &mut must), (&constraints.cannot, &mut cannot)] {
+            for pair in given {
+                if let Some(c) = inside(pair) {
+                    kept[c].push(localize(pair));
+                }
+            }
+        }
+        Components { start, records, pair_start, pairs, must, cannot }
+    }
+
+    fn len(&self) -> usize {
+        self.start.len() - 1
+    }
+
+    fn members(&self, c: usize) -> &[RecordId] {
+        &self.records[self.start[c]..self.start[c + 1]]
+    }
+
+    fn pairs(&self, c: usize) -> &[ScoredPair] {
+        &self.pairs[self.pair_start[c]..self.pair_start[c + 1]]
+    }
+
+    fn constraints(&self, c: usize) -> Constraints {
+        Constraints { must: self.must[c].clone(), cannot: self.cannot[c].clone() }
+    }
 }
 
 /// What happened to a new record in incremental matching.
@@ -365,7 +530,7 @@ where
 {
     let nb = baseline_ids.len();
     let n = nb + n_new;
-    let mut agg = Agglomeration::new(n, scored, score);
+    let mut agg = Agglomeration::new(scored, best_scores(n, scored), score);
     // Baseline clusters start as groups, anchored by their match_id.
     let mut first_of: HashMap<u64, u32> = HashMap::new();
     for (i, &id) in baseline_ids.iter().enumerate() {
@@ -513,6 +678,58 @@ mod tests {
                     prop_assert_eq!(root(&mut reach, i), root(&mut reach, j));
                 }
             }}
+        }
+    }
+
+    /// The clustering of one agglomeration over all records at once, as
+    /// clustering was before it went component by component.
+    fn cluster_whole(
+        n: usize,
+        scored: &[ScoredPair],
+        options: &ClusterOptions,
+        constraints: &Constraints,
+        score: impl Fn(RecordId, RecordId) -> f32,
+    ) -> (Vec<u64>, Vec<f32>) {
+        let mut agg = Agglomeration::new(scored, best_scores(n, scored), score);
+        agg.constrain(constraints, true);
+        agg.run(scored, options, |_, _, _, _| true);
+        let (mut ids, mut confidence, mut next) = (vec![u64::MAX; n], vec![0.0; n], 0);
+        for i in 0..n as u32 {
+            if ids[i as usize] == u64::MAX {
+                let root = agg.find(i);
+                let members = agg.members[root as usize].clone();
+                for &m in &members {
+                    ids[m as usize] = next;
+                    confidence[m as usize] = agg.confidence(m, &members);
+                }
+                next += 1;
+            }
+        }
+        (ids, confidence)
+    }
+
+    proptest! {
+        #[test]
+        fn components_cluster_as_one_pass_over_all_records(
+            n in 2usize..60,
+            raw in proptest::collection::vec((0u32..60, 0u32..60, 0.0f32..1.0), 0..200),
+            labels in proptest::collection::vec((0u32..60, 0u32..60, any::<bool>()), 0..6),
+            max_cluster_size in 2usize..8,
+        ) {
+            let inside = |a: u32, b: u32| (a as usize) < n && (b as usize) < n && a != b;
+            let pairs: Vec<ScoredPair> =
+                raw.iter().filter(|(a, b, _)| inside(*a, *b)).map(|&(a, b, s)| sp(a, b, s)).collect();
+            let mut constraints = Constraints::default();
+            for &(a, b, must) in labels.iter().filter(|(a, b, _)| inside(*a, *b)) {
+                let list = if must { &mut constraints.must } else { &mut constraints.cannot };
+                list.push(CandidatePair::new(a, b));
+            }
+            let pair_score = |a: u32, b: u32| ((a * 31 + b * 17) % 100) as f32 / 100.0;
+            let options = ClusterOptions { max_cluster_size, ..opts(0.5) };
+            let c = cluster_constrained(n, &vec![0; n], &pairs, &options, &constraints, pair_score);
+            let (ids, confidence) = cluster_whole(n, &pairs, &options, &constraints, pair_score);
+            prop_assert_eq!(c.match_ids, ids);
+            prop_assert_eq!(c.confidence, confidence);
         }
     }
 

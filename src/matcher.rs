@@ -223,11 +223,10 @@ impl<'p> Matcher<'p> {
     }
 
     /// P(match) of any pair of `records`, for pairs blocking did not
-    /// produce (clustering asks for them); one scratch vector reused.
-    pub fn scorer<'r>(&'r self, records: &'r Records) -> impl Fn(RecordId, RecordId) -> f32 + 'r {
-        let features = std::cell::RefCell::new(vec![0.0f32; self.plan.num_features()]);
+    /// produce (clustering asks for them, from several threads).
+    pub fn scorer<'r>(&'r self, records: &'r Records) -> impl Fn(RecordId, RecordId) -> f32 + Sync + 'r {
         move |a, b| {
-            let mut buf = features.borrow_mut();
+            let mut buf = vec![0.0f32; self.plan.num_features()];
             self.plan.compare(records, a, b, &mut buf);
             self.model.probability(&buf)
         }
