@@ -24,6 +24,8 @@ const MAX_LETTERS: usize = 32;
 /// At most this many name columns share [`Recipe::Letters`] keys.
 const MAX_LETTER_COLUMNS: usize = 4;
 
+/// Records keyed per task.
+const KEY_CHUNK: usize = 4096;
 /// At most this many single parts are paired with each other.
 const MAX_PAIRED_PARTS: usize = 7;
 
@@ -401,27 +403,25 @@ impl Blocks {
 }
 
 /// The blocks of 2 to `max_block` records, one recipe at a time (so only
-/// one recipe's keys are held at once).
-fn blocks(records: &Records, def: &TransformDef, max_block: usize, mode: Mode) -> Blocks {
+/// one recipe's keys are held at once); with `queried`, only blocks that
+/// may hold a record it marks (see [`KeyFilter`]).
+fn blocks(
+    records: &Records,
+    def: &TransformDef,
+    max_block: usize,
+    mode: Mode,
+    queried: Option<&[bool]>,
+) -> Blocks {
     let sources = records.sources();
     let mut blocks = Blocks { start: vec![0], members: Vec::new() };
     let mut keyed: Vec<(u64, RecordId)> = Vec::new();
     for (r, recipe) in recipes(def).iter().enumerate() {
-        keyed.clear();
-        let ids = (0..records.len() as RecordId).into_par_iter();
-        match recipe {
-            // At most one key a record: no buffer.
-            Recipe::Parts(_) => keyed.par_extend(ids.filter_map(|id| {
-                let mut key = None;
-                recipe_keys(records, r, recipe, id, Some(max_block), &mut |k| key = Some(k));
-                key.map(|k| (k, id))
-            })),
-            Recipe::Words(_) | Recipe::Letters(_) => keyed.par_extend(ids.flat_map_iter(|id| {
-                let mut keys = Vec::new();
-                recipe_keys(records, r, recipe, id, Some(max_block), &mut |k| keys.push(k));
-                keys.into_iter().map(move |k| (k, id))
-            })),
-        }
+        let filter = queried.map(|q| {
+            let mut sampled = Vec::new();
+            recipe_keyed(records, r, recipe, max_block, Some(q), None, &mut sampled);
+            KeyFilter::new(sampled.iter().map(|&(k, _)| k))
+        });
+        recipe_keyed(records, r, recipe, max_block, None, filter.as_ref(), &mut keyed);
         keyed.par_sort_unstable();
         for block in keyed.chunk_by(|x, y| x.0 == y.0) {
             if block.len() < 2 || block.len() > max_block {
@@ -438,6 +438,63 @@ fn blocks(records: &Records, def: &TransformDef, max_block: usize, mode: Mode) -
     blocks
 }
 
+/// Recipe `r`'s keys (below `max_block`'s known commonness) of the
+/// records `take` marks (all: None) that `filter` may hold, into `keyed`
+/// (cleared), unsorted.
+fn recipe_keyed(
+    records: &Records,
+    r: usize,
+    recipe: &Recipe,
+    max_block: usize,
+    take: Option<&[bool]>,
+    filter: Option<&KeyFilter>,
+    keyed: &mut Vec<(u64, RecordId)>,
+) {
+    let n = records.len();
+    keyed.clear();
+    keyed.par_extend((0..n.div_ceil(KEY_CHUNK)).into_par_iter().flat_map_iter(|chunk| {
+        let mut out = Vec::new();
+        for id in (chunk * KEY_CHUNK..n.min((chunk + 1) * KEY_CHUNK)).map(|i| i as RecordId) {
+            if take.is_none_or(|t| t[id as usize]) {
+                recipe_keys(records, r, recipe, id, Some(max_block), &mut |k| {
+                    if filter.is_none_or(|f| f.may_hold(k)) {
+                        out.push((k, id))
+                    }
+                });
+            }
+        }
+        out
+    }));
+}
+
+/// The keys of a few records, as a bit set: a key that is not among them
+/// is told apart (no false negatives, a few false positives), so the
+/// blocks of a sample of records are found without sorting the keys of
+/// all the others.
+struct KeyFilter {
+    bits: Vec<u64>,
+    mask: u64,
+}
+
+impl KeyFilter {
+    fn new(keys: impl ExactSizeIterator<Item = u64>) -> KeyFilter {
+        // About 16 bits a key: one key in 16 others passes by chance.
+        let size = (keys.len() * 16).next_power_of_two().max(64);
+        let mut filter = KeyFilter { bits: vec![0; size / 64], mask: size as u64 - 1 };
+        for k in keys {
+            let bit = k & filter.mask;
+            filter.bits[(bit / 64) as usize] |= 1 << (bit % 64);
+        }
+        filter
+    }
+
+    #[inline]
+    fn may_hold(&self, key: u64) -> bool {
+        let bit = key & self.mask;
+        self.bits[(bit / 64) as usize] & (1 << (bit % 64)) != 0
+    }
+}
+
 /// Each record's key neighbours (see [`KeyRanking`]), as pairs; with
 /// `queried`, only the neighbours of the records it marks.
 pub fn key_pairs(
@@ -448,7 +505,7 @@ pub fn key_pairs(
     queried: Option<&[bool]>,
 ) -> Vec<CandidatePair> {
     let n = records.len();
-    let blocks = blocks(records, def, ranking.max_block, mode);
+    let blocks = blocks(records, def, ranking.max_block, mode, queried);
     // Each record's blocks.
     let mut start = vec![0u32; n + 1];
     for &id in &blocks.members {
@@ -588,5 +645,34 @@ mod tests {
         // Only the e-mail's user.
         assert!(share_a_key(&[["", "", "ar20@miller-torres.org"], ["", "", "ar20@miller-tores.org"]]));
         assert!(!share_a_key(&[["harrison", "nomran", "ab@x.org"], ["henry", "harris", "ab@y.org"]]));
+    }
+
+    #[test]
+    fn a_sample_finds_the_same_blocks_as_all_records() {
+        // Families sharing surnames, e-mail domains and first names, so
+        // blocks overlap in many ways.
+        let rows: Vec<[String; 3]> = (0..400)
+            .map(|i| {
+                let first = ["anna", "ben", "carla", "dev", "eve"][i % 5];
+                let last = format!("smith{}", i % 37);
+                [first.to_string(), last, format!("{first}{}@x{}.org", i % 11, i % 7)]
+            })
+            .collect();
+        let rows: Vec<[&str; 3]> =
+            rows.iter().map(|r| [r[0].as_str(), r[1].as_str(), r[2].as_str()]).collect();
+        let (def, records) = people(&rows);
+        let queried: Vec<bool> = (0..rows.len()).map(|i| i % 9 == 0).collect();
+        let listed = |b: &Blocks| -> Vec<Vec<RecordId>> {
+            let mut all: Vec<Vec<RecordId>> = (0..b.len())
+                .map(|i| b.get(i).to_vec())
+                .filter(|m| m.iter().any(|&id| queried[id as usize]))
+                .collect();
+            all.sort();
+            all
+        };
+        let every = listed(&blocks(&records, &def, 20, Mode::Dedup, None));
+        let sampled = listed(&blocks(&records, &def, 20, Mode::Dedup, Some(&queried)));
+        assert!(every.len() > 50, "the rows make blocks");
+        assert_eq!(sampled, every);
     }
 }
