@@ -60,6 +60,18 @@ impl StrArena {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         &self.bytes[start..self.ends[i] as usize]
     }
+
+    /// Every string, in order.
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.ends.len()).map(|i| self.get(i))
+    }
+
+    /// Push every string of `other`.
+    fn append(&mut self, other: &StrArena) {
+        let offset = self.bytes.len() as u32;
+        self.bytes.push_str(&other.bytes);
+        self.ends.extend(other.ends.iter().map(|e| e + offset));
+    }
 }
 
 /// Every record's normalized values and phonetic codes, record after
@@ -528,16 +540,27 @@ impl Records {
     }
 }
 
+/// Values normalized per task.
+const NORMALIZE_CHUNK: usize = 4096;
+
 fn normalize_column(name: &str, kind: ColumnKind, values: &[Option<&str>]) -> Normalized {
     let day_order = if kind == ColumnKind::Date { majority_day_order(values) } else { DayOrder::default() };
-    let normalized: Vec<(String, f64)> = values
-        .par_iter()
+    // A chunk at a time into arenas (no allocation per value), joined.
+    let chunks: Vec<(StrArena, Vec<f64>)> = values
+        .par_chunks(NORMALIZE_CHUNK)
         .map_init(
             || Normalizer::new(kind, day_order),
-            |norm, v| {
+            |norm, chunk| {
+                let mut arena = StrArena::default();
+                let mut numbers = Vec::with_capacity(chunk.len());
                 let mut out = String::new();
-                let number = v.and_then(|v| norm.normalize(v, &mut out));
-                (out, number.unwrap_or(f64::NAN))
+                for v in chunk {
+                    out.clear();
+                    let number = v.and_then(|v| norm.normalize(v, &mut out));
+                    arena.push(&out);
+                    numbers.push(number.unwrap_or(f64::NAN));
+                }
+                (arena, numbers)
             },
         )
         .collect();
@@ -552,24 +575,26 @@ fn normalize_column(name: &str, kind: ColumnKind, values: &[Option<&str>]) -> No
         code_freq: Vec::new(),
         mean_freq: 1.0,
     };
-    for (value, number) in &normalized {
-        column.values.push(value);
-        column.numbers.push(*number);
+    for (arena, numbers) in chunks {
+        column.values.append(&arena);
+        column.numbers.extend(numbers);
     }
+    let n = values.len();
+    let values = &column.values;
     // Each distinct value: how often it occurs and its index.
     let mut distinct: FxHashMap<&str, (u32, u32)> =
-        FxHashMap::with_capacity_and_hasher(values.len() / 4, Default::default());
-    for (v, _) in &normalized {
+        FxHashMap::with_capacity_and_hasher(n / 4, Default::default());
+    for v in values.iter() {
         let next = distinct.len() as u32;
-        distinct.entry(v.as_str()).or_insert((0, next)).0 += 1;
+        distinct.entry(v).or_insert((0, next)).0 += 1;
     }
     let of = |v: &str| distinct.get(v).copied().unwrap_or((1, 0));
-    column.freq = normalized.iter().map(|(v, _)| if v.is_empty() { 1 } else { of(v).0 }).collect();
+    column.freq = values.iter().map(|v| if v.is_empty() { 1 } else { of(v).0 }).collect();
     // The frequency of a typical record's value: mean over present values.
-    let (sum, present) = normalized
+    let (sum, present) = values
         .iter()
         .zip(&column.freq)
-        .filter(|((v, _), _)| !v.is_empty())
+        .filter(|(v, _)| !v.is_empty())
         .fold((0f64, 0usize), |(s, n), (_, &f)| (s + f as f64, n + 1));
     column.mean_freq = if present > 0 { (sum / present as f64) as f32 } else { 1.0 };
     if kind == ColumnKind::Name {
@@ -593,7 +618,7 @@ fn normalize_column(name: &str, kind: ColumnKind, values: &[Option<&str>]) -> No
             }
         }
         let mut arena = StrArena::default();
-        for (v, _) in &normalized {
+        for v in values.iter() {
             let code = &codes[of(v).1 as usize];
             arena.push(code);
             column.code_freq.push(per_code.get(code.as_str()).copied().unwrap_or(0));
@@ -601,9 +626,10 @@ fn normalize_column(name: &str, kind: ColumnKind, values: &[Option<&str>]) -> No
         column.codes = Some(arena);
     }
     if matches!(kind, ColumnKind::Name | ColumnKind::Text | ColumnKind::Address) {
-        column.tokens = Some(TokenSets::build(normalized.iter().map(|(v, _)| {
-            Box::new(v.split(' ').filter(|w| !w.is_empty())) as Box<dyn Iterator<Item = &str>>
-        })));
+        column.tokens =
+            Some(TokenSets::build(values.iter().map(|v| {
+                Box::new(v.split(' ').filter(|w| !w.is_empty())) as Box<dyn Iterator<Item = &str>>
+            })));
     }
     column
 }

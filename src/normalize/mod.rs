@@ -22,6 +22,8 @@ mod tables;
 
 pub use date::DayOrder;
 
+use rustc_hash::FxHashMap;
+
 use crate::config::ColumnKind;
 
 /// Fold `value` into `out`: ASCII, lower case, alphanumeric words
@@ -52,15 +54,12 @@ pub fn fold(value: &str, out: &mut String) {
     }
 }
 
-/// Rewrite each word of a folded value through `map` (a sorted table of
-/// `(word, replacement)`), dropping words whose replacement is empty.
-fn map_words(folded: &str, map: &[(&str, &str)], out: &mut String) {
+/// Rewrite each word of a folded value through `map` (word to
+/// replacement), dropping words whose replacement is empty.
+fn map_words(folded: &str, map: &FxHashMap<&str, &str>, out: &mut String) {
     out.clear();
     for word in folded.split(' ') {
-        let word = match map.binary_search_by(|(k, _)| (*k).cmp(word)) {
-            Ok(i) => map[i].1,
-            Err(_) => word,
-        };
+        let word = map.get(word).copied().unwrap_or(word);
         if word.is_empty() {
             continue;
         }
@@ -77,12 +76,19 @@ pub struct Normalizer {
     kind: ColumnKind,
     day_order: DayOrder,
     scratch: String,
+    /// The word table of names or addresses, for lookups.
+    words: FxHashMap<&'static str, &'static str>,
 }
 
 impl Normalizer {
     /// A normalizer for `kind`; `day_order` reads ambiguous dates.
     pub fn new(kind: ColumnKind, day_order: DayOrder) -> Normalizer {
-        Normalizer { kind, day_order, scratch: String::new() }
+        let table = match kind {
+            ColumnKind::Name => tables::NAME_WORDS,
+            ColumnKind::Address => tables::ADDRESS_WORDS,
+            _ => &[],
+        };
+        Normalizer { kind, day_order, scratch: String::new(), words: table.iter().copied().collect() }
     }
 
     /// Normalize `value` into `out` (cleared first). Returns the date's
@@ -93,12 +99,12 @@ impl Normalizer {
         match self.kind {
             ColumnKind::Name => {
                 fold(value, scratch);
-                map_words(scratch, tables::NAME_WORDS, out);
+                map_words(scratch, &self.words, out);
                 None
             }
             ColumnKind::Address => {
                 fold(value, scratch);
-                map_words(scratch, tables::ADDRESS_WORDS, out);
+                map_words(scratch, &self.words, out);
                 None
             }
             ColumnKind::Text | ColumnKind::Category | ColumnKind::Ignore => {
