@@ -353,10 +353,12 @@ impl KeyRanking {
     }
 
     /// What sharing one key of a block of `size` records adds to a
-    /// candidate's weight: the key's idf.
+    /// candidate's weight: the key's idf, in whole 1/1024ths, so that sums
+    /// of weights are exact in any order (equal sums are true ties, broken
+    /// by id, not by rounding).
     #[inline]
     pub fn key_weight(&self, size: usize) -> f32 {
-        (self.population / size.max(2) as f32).ln().max(0.01)
+        ((self.population / size.max(2) as f32).ln().max(0.01) * 1024.0).round() / 1024.0
     }
 
     /// Sum the weights of equal ids in `scored` and return the kept
@@ -370,6 +372,12 @@ impl KeyRanking {
             }
             same
         });
+        self.rank_distinct(scored)
+    }
+
+    /// [`KeyRanking::rank`] of candidates whose weights are summed already
+    /// (each id once).
+    fn rank_distinct<'s>(&self, scored: &'s mut Vec<(u32, f32)>) -> &'s [(u32, f32)] {
         let keep = if scored.iter().any(|s| s.1 >= self.min_weight) {
             scored.retain(|s| s.1 >= self.min_weight);
             self.neighbours
@@ -524,25 +532,43 @@ pub fn key_pairs(
     }
     drop(fill);
     let sources = records.sources();
-    (0..n as RecordId)
+    let weight: Vec<f32> = (0..blocks.len()).map(|b| ranking.key_weight(blocks.get(b).len())).collect();
+    (0..n.div_ceil(KEY_CHUNK))
         .into_par_iter()
-        .filter(|&id| queried.is_none_or(|q| q[id as usize]))
-        .map_init(Vec::new, |scratch: &mut Vec<(RecordId, f32)>, id| {
-            scratch.clear();
-            let source = sources[id as usize];
-            for &b in &of_record[start[id as usize] as usize..start[id as usize + 1] as usize] {
-                let block = blocks.get(b as usize);
-                let w = ranking.key_weight(block.len());
-                scratch.extend(
-                    block
-                        .iter()
-                        .filter(|&&o| o != id && mode.allows(source, sources[o as usize]))
-                        .map(|&o| (o, w)),
+        .flat_map_iter(|chunk| {
+            // Each candidate's summed weight, found through `slot` (a
+            // sparse set: `slot[o]` is o's place in `scratch` when that
+            // place holds o, so it is never reset).
+            let mut slot = vec![0u32; n];
+            let mut scratch: Vec<(RecordId, f32)> = Vec::new();
+            let mut out = Vec::new();
+            for id in (chunk * KEY_CHUNK..n.min((chunk + 1) * KEY_CHUNK)).map(|i| i as RecordId) {
+                if queried.is_some_and(|q| !q[id as usize]) {
+                    continue;
+                }
+                scratch.clear();
+                let source = sources[id as usize];
+                for &b in &of_record[start[id as usize] as usize..start[id as usize + 1] as usize] {
+                    let w = weight[b as usize];
+                    for &o in blocks.get(b as usize) {
+                        if o == id || !mode.allows(source, sources[o as usize]) {
+                            continue;
+                        }
+                        let at = slot[o as usize] as usize;
+                        if at < scratch.len() && scratch[at].0 == o {
+                            scratch[at].1 += w;
+                        } else {
+                            slot[o as usize] = scratch.len() as u32;
+                            scratch.push((o, w));
+                        }
+                    }
+                }
+                out.extend(
+                    ranking.rank_distinct(&mut scratch).iter().map(|&(o, _)| CandidatePair::new(id, o)),
                 );
             }
-            ranking.rank(scratch).iter().map(|&(o, _)| CandidatePair::new(id, o)).collect::<Vec<_>>()
+            out
         })
-        .flatten_iter()
         .collect()
 }
 
@@ -585,6 +611,21 @@ mod tests {
         let mut s = vec![(2, big), (3, small), (4, big)];
         let kept: Vec<u32> = ranking(4, two + small).rank(&mut s).iter().map(|x| x.0).collect();
         assert_eq!(kept, vec![3], "... unless none shares enough: then the best one stays");
+    }
+
+    #[test]
+    fn equal_shared_keys_tie_whatever_the_order_they_are_summed_in() {
+        let r = KeyRanking { max_block: 100, neighbours: 1, min_weight: 0.0, population: 1_055_413.0 };
+        // Sizes whose unrounded idfs sum to more one way than the other.
+        for sizes in [[2, 8, 39], [2, 9, 44], [2, 13, 18], [2, 13, 24]] {
+            let w = sizes.map(|s| r.key_weight(s));
+            // Candidate 9 shares the keys summed one way, 5 the other way.
+            let mut s = vec![(9, w[0]), (9, w[1]), (9, w[2]), (5, w[2]), (5, w[1]), (5, w[0])];
+            s.sort_by_key(|x| x.0 == 5);
+            let mut summed = vec![(9, w[0] + w[1] + w[2]), (5, w[2] + w[1] + w[0])];
+            assert_eq!(r.rank(&mut s)[0].0, 5, "a tie goes to the lower id");
+            assert_eq!(r.rank_distinct(&mut summed)[0].0, 5, "{sizes:?}");
+        }
     }
 
     #[test]
