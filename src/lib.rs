@@ -21,7 +21,8 @@ the labeling-file formats, [`matcher`] ties the stages together.
 
 A stage uses only the stages before it and the floors below them all:
 [`error`], [`stats`] (logistic fit, log-odds), [`rng`], [`calendar`] (day
-numbers), [`durable`] (atomic files) and [`names`] (name frequencies).
+numbers), [`durable`] (atomic files), [`names`] (name frequencies) and
+[`cache`] (prefetch hints).
 A [`CandidatePair`] is a pair of [`record`] ids, so blocking makes them
 and comparing reads them without one knowing the other.
 
@@ -47,6 +48,7 @@ assert_eq!(output.clustering.match_ids.len(), table.num_rows());
 
 pub mod baseline;
 pub mod block;
+pub mod cache;
 pub mod calendar;
 pub mod cluster;
 pub mod compare;

@@ -240,9 +240,19 @@ impl<'p> Matcher<'p> {
             .par_chunks(4096)
             .flat_map_iter(|chunk| {
                 let mut buf = vec![0.0f32; stride];
+                let ahead = |i: usize, first: bool| {
+                    if let Some(p) = chunk.get(i) {
+                        records.prefetch(p.b, first);
+                    }
+                };
                 let out: Vec<ScoredPair> = chunk
                     .iter()
-                    .map(|&pair| {
+                    .enumerate()
+                    .map(|(i, &pair)| {
+                        // The second record of a pair is anywhere: ask for
+                        // it while comparing earlier pairs.
+                        ahead(i + 2 * PREFETCH_DISTANCE, true);
+                        ahead(i + PREFETCH_DISTANCE, false);
                         self.plan.compare(records, pair.a, pair.b, &mut buf);
                         ScoredPair { pair, score: self.model.probability(&buf) }
                     })
@@ -253,6 +263,10 @@ impl<'p> Matcher<'p> {
             .collect()
     }
 }
+
+/// How many pairs ahead of the one compared the next ones' records are
+/// prefetched (twice as far for their offsets).
+const PREFETCH_DISTANCE: usize = 8;
 
 /// The labeled pairs of `records` that `labels` name, distinct, sorted.
 pub fn labeled_pairs(records: &Records, labels: &[Labels]) -> Result<Vec<(CandidatePair, bool)>> {

@@ -16,6 +16,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::Mode;
+use crate::cache::prefetch;
 use crate::config::{ColumnKind, TransformDef};
 use crate::record::{CandidatePair, RecordId, Records};
 
@@ -548,7 +549,25 @@ pub fn key_pairs(
                 }
                 scratch.clear();
                 let source = sources[id as usize];
-                for &b in &of_record[start[id as usize] as usize..start[id as usize + 1] as usize] {
+                // Blocks and candidates are anywhere: ask for the next
+                // record's block bounds, this record's members, and the
+                // next block's candidates' slots ahead of use.
+                let of = |id: usize| &of_record[start[id] as usize..start[id + 1] as usize];
+                if id as usize + 1 < n {
+                    for &b in of(id as usize + 1) {
+                        prefetch(&blocks.start, b as usize);
+                    }
+                }
+                let mine = of(id as usize);
+                for &b in mine {
+                    prefetch(&blocks.members, blocks.start[b as usize] as usize);
+                }
+                for (j, &b) in mine.iter().enumerate() {
+                    if let Some(&next) = mine.get(j + 1) {
+                        for &o in blocks.get(next as usize) {
+                            prefetch(&slot, o as usize);
+                        }
+                    }
                     let w = weight[b as usize];
                     for &o in blocks.get(b as usize) {
                         if o == id || !mode.allows(source, sources[o as usize]) {
