@@ -291,6 +291,18 @@ where
         .into_par_iter()
         .map(|c| {
             let members = components.members(c);
+            if let [a, b] = *members {
+                return pair_component(
+                    a,
+                    b,
+                    components.pairs(c),
+                    &components.must[c],
+                    &components.cannot[c],
+                    options,
+                    sources,
+                    &score,
+                );
+            }
             let local_best = members.iter().map(|&m| best[m as usize]).collect();
             let local_score = |a: RecordId, b: RecordId| score(members[a as usize], members[b as usize]);
             let mut agg = Agglomeration::new(components.pairs(c), local_best, local_score);
@@ -338,6 +350,34 @@ where
         }
     }
     Clustering { match_ids, confidence, clusters: next as usize, matched_records }
+}
+
+/// What agglomerating a component of two records `a < b` comes to, without
+/// building one (most components are a pair): they join by a labeled
+/// match, or by their scored pair (at or above the threshold, or the
+/// component would not exist) unless labeled a non-match, from one table
+/// when one per source is asked, or over the size cap.
+#[allow(clippy::too_many_arguments)]
+fn pair_component<F: Fn(RecordId, RecordId) -> f32>(
+    a: RecordId,
+    b: RecordId,
+    pairs: &[ScoredPair],
+    must: &[CandidatePair],
+    cannot: &[CandidatePair],
+    options: &ClusterOptions,
+    sources: &[u16],
+    score: &F,
+) -> Vec<(RecordId, RecordId, f32)> {
+    let known = pairs.iter().map(|p| p.score).reduce(f32::max);
+    let joined = !must.is_empty()
+        || (cannot.is_empty()
+            && options.max_cluster_size >= 2
+            && (!options.one_per_source || sources[a as usize] != sources[b as usize]));
+    if !joined {
+        return Vec::new();
+    }
+    let p = known.unwrap_or_else(|| score(a, b));
+    vec![(a, a, p), (b, a, p)]
 }
 
 /// The connected components (of two or more records) of the pairs at or
