@@ -78,10 +78,7 @@ pub fn match_new(
     let reader = baseline.reader()?;
     let fresh = Records::build(def, &[new])?;
     // Keys must be new.
-    let mut suspects: Vec<(usize, u32)> = Vec::new();
-    for (i, key) in fresh.keys().iter().enumerate() {
-        suspects.extend(reader.primary_key_rows(key).into_iter().map(|row| (i, row)));
-    }
+    let suspects = reader.primary_key_rows_of(fresh.keys());
     if !suspects.is_empty() {
         let (table, _) = reader.fetch(&suspects.iter().map(|s| s.1).collect::<Vec<_>>())?;
         let stored = table.strings(&def.primary_key)?;
@@ -104,11 +101,11 @@ pub fn match_new(
         keys_of[id as usize].push(key);
     }
     let indexed = baseline.manifest().indexed;
-    let found: Vec<Result<(Vec<u32>, Vec<u32>)>> = keys_of
-        .par_iter()
+    let found: Vec<Result<(Vec<u32>, Vec<u32>)>> = reader
+        .key_neighbours(&keys_of, &blocking.ranking)
+        .into_par_iter()
         .enumerate()
-        .map(|(id, keys)| {
-            let by_key = reader.key_neighbours(keys, &blocking.ranking);
+        .map(|(id, by_key)| {
             let by_index = if indexed && by_key.len() < blocking.fallback_degree {
                 reader.index_neighbours(&fresh, id as RecordId, blocking.index_neighbours)?
             } else {

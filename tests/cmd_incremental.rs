@@ -100,6 +100,7 @@ fn same_file_twice_is_a_noop_and_dry_run_changes_nothing() {
     let err =
         wd.fails(&["incremental", "--baseline", "fm", "--input", "inc1.csv", "-o", "o3.csv", "--force"], 1);
     assert!(err.contains("already in the baseline"), "{err}");
+    assert!(err.contains("line 2,"), "the first such row, in file order: {err}");
     // --unique-only: one row per new entity, none existing.
     wd.ok(&[
         "incremental",

@@ -36,6 +36,7 @@ use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::block::index::{self, StoredIndex};
@@ -477,20 +478,33 @@ impl BaselineReader<'_> {
         Some(rows)
     }
 
-    /// The key neighbours, among the baseline rows, of a record whose
-    /// blocking keys are `keys`, ranked as in batch blocking (see
-    /// [`KeyRanking`]). The cost is bounded by `keys.len() * max_block`
-    /// lookups whatever the baseline's size.
-    pub fn key_neighbours(&self, keys: &[u64], ranking: &KeyRanking) -> Vec<u32> {
-        let mut scored: Vec<(u32, f32)> = Vec::new();
-        for &key in keys {
-            if let Some(rows) = self.key_rows(key, ranking.max_block) {
-                // The block the record would make with these rows.
-                let w = ranking.key_weight(rows.len() + 1);
-                scored.extend(rows.into_iter().map(|r| (r, w)));
-            }
-        }
-        ranking.rank(&mut scored).iter().map(|&(r, _)| r).collect()
+    /// The key neighbours, among the baseline rows, of records whose
+    /// blocking keys are `keys_of` (one list per record), ranked as in
+    /// batch blocking (see [`KeyRanking`]). The cost is bounded by the
+    /// number of keys times `max_block` whatever the baseline's size. Keys
+    /// are looked up once each, in order, so the key table is read as it
+    /// lies on disk rather than a page here and there.
+    pub fn key_neighbours(&self, keys_of: &[Vec<u64>], ranking: &KeyRanking) -> Vec<Vec<u32>> {
+        let mut keys: Vec<u64> = keys_of.iter().flatten().copied().collect();
+        keys.par_sort_unstable();
+        keys.dedup();
+        let found: Vec<Option<Vec<u32>>> =
+            keys.par_iter().map(|&k| self.key_rows(k, ranking.max_block)).collect();
+        keys_of
+            .par_iter()
+            .map(|mine| {
+                let mut scored: Vec<(u32, f32)> = Vec::new();
+                for key in mine {
+                    let at = keys.binary_search(key).unwrap_or_default();
+                    if let Some(rows) = &found[at] {
+                        // The block the record would make with these rows.
+                        let w = ranking.key_weight(rows.len() + 1);
+                        scored.extend(rows.iter().map(|&r| (r, w)));
+                    }
+                }
+                ranking.rank(&mut scored).iter().map(|&(r, _)| r).collect()
+            })
+            .collect()
     }
 
     /// The `k` baseline rows the blocking index finds most similar to
@@ -510,6 +524,23 @@ impl BaselineReader<'_> {
     pub fn primary_key_rows(&self, key: &str) -> Vec<u32> {
         let hash = primary_key_hash(key);
         self.segments.iter().flat_map(|s| s.keys.rows(hash)).collect()
+    }
+
+    /// (i, row) for each baseline row whose primary key may be `keys[i]`
+    /// (hash matches), in order of i then row; looked up in hash order, as
+    /// the key table lies on disk.
+    pub fn primary_key_rows_of(&self, keys: &[String]) -> Vec<(usize, u32)> {
+        let mut hashed: Vec<(u64, usize)> =
+            keys.iter().enumerate().map(|(i, k)| (primary_key_hash(k), i)).collect();
+        hashed.par_sort_unstable();
+        let mut found: Vec<(usize, u32)> = hashed
+            .par_iter()
+            .flat_map_iter(|&(hash, i)| {
+                self.segments.iter().flat_map(move |s| s.keys.rows(hash)).map(move |row| (i, row))
+            })
+            .collect();
+        found.par_sort_unstable();
+        found
     }
 
     /// Every baseline row in cluster `match_id` (merged clusters included).
