@@ -90,13 +90,8 @@ impl<F: Fn(RecordId, RecordId) -> f32> Agglomeration<F> {
         }
     }
 
-    fn find(&mut self, mut x: u32) -> u32 {
-        while self.parent[x as usize] != x {
-            let p = self.parent[x as usize];
-            self.parent[x as usize] = self.parent[p as usize];
-            x = p;
-        }
-        x
+    fn find(&mut self, x: u32) -> u32 {
+        root(&mut self.parent, x)
     }
 
     fn lookup(&self, a: RecordId, b: RecordId) -> f32 {
@@ -217,6 +212,16 @@ impl<F: Fn(RecordId, RecordId) -> f32> Agglomeration<F> {
         let sum: f32 = members.iter().filter(|&&o| o != x).map(|&o| self.lookup(x, o)).sum();
         sum / (members.len() - 1) as f32
     }
+}
+
+/// The root of `x`'s tree in a union-find forest, halving the path.
+fn root(parent: &mut [RecordId], mut x: RecordId) -> RecordId {
+    while parent[x as usize] != x {
+        let p = parent[x as usize];
+        parent[x as usize] = parent[p as usize];
+        x = p;
+    }
+    x
 }
 
 /// Each record's best candidate probability (0 without candidates).
@@ -397,24 +402,16 @@ struct Components {
 impl Components {
     fn new(n: usize, scored: &[ScoredPair], threshold: f32, constraints: &Constraints) -> Components {
         let mut parent: Vec<RecordId> = (0..n as RecordId).collect();
-        fn find(parent: &mut [RecordId], mut x: RecordId) -> RecordId {
-            while parent[x as usize] != x {
-                let p = parent[x as usize];
-                parent[x as usize] = parent[p as usize];
-                x = p;
-            }
-            x
-        }
         let joined = scored.iter().filter(|p| p.score >= threshold).map(|p| p.pair);
         for pair in joined.chain(constraints.must.iter().copied()) {
-            let (ra, rb) = (find(&mut parent, pair.a), find(&mut parent, pair.b));
+            let (ra, rb) = (root(&mut parent, pair.a), root(&mut parent, pair.b));
             if ra != rb {
                 parent[ra.max(rb) as usize] = ra.min(rb);
             }
         }
         // Number the components of two or more records by first record.
         const NONE: u32 = u32::MAX;
-        let roots: Vec<RecordId> = (0..n as RecordId).map(|x| find(&mut parent, x)).collect();
+        let roots: Vec<RecordId> = (0..n as RecordId).map(|x| root(&mut parent, x)).collect();
         let mut size = vec![0u32; n];
         for &r in &roots {
             size[r as usize] += 1;
