@@ -250,8 +250,17 @@ impl TokenSets {
 
     /// The token ids of record `i`, sorted.
     pub fn get(&self, i: usize) -> &[u32] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.ids[start..self.ends[i] as usize]
+        &self.ids[self.start(i)..self.ends[i] as usize]
+    }
+
+    /// Where record `i`'s token ids begin.
+    #[inline]
+    fn start(&self, i: usize) -> usize {
+        if i == 0 {
+            0
+        } else {
+            self.ends[i - 1] as usize
+        }
     }
 
     /// The text of token `id`.
@@ -271,8 +280,8 @@ impl TokenSets {
         if first {
             prefetch(&self.ends, i.wrapping_sub(1));
             prefetch(&self.norms, i);
-        } else if let Some(&at) = i.checked_sub(1).map_or(Some(&0), |p| self.ends.get(p)) {
-            prefetch(&self.ids, at as usize);
+        } else if i < self.ends.len() {
+            prefetch(&self.ids, self.start(i));
         }
     }
 

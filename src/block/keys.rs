@@ -25,8 +25,13 @@ const MAX_LETTERS: usize = 32;
 /// At most this many name columns share [`Recipe::Letters`] keys.
 const MAX_LETTER_COLUMNS: usize = 4;
 
-/// Records keyed per task.
+/// Records keyed or ranked per task.
 const KEY_CHUNK: usize = 4096;
+
+/// The records of chunk `chunk` of `n` (see [`KEY_CHUNK`]).
+fn chunk_ids(chunk: usize, n: usize) -> impl Iterator<Item = RecordId> {
+    (chunk * KEY_CHUNK..n.min((chunk + 1) * KEY_CHUNK)).map(|i| i as RecordId)
+}
 /// At most this many single parts are paired with each other.
 const MAX_PAIRED_PARTS: usize = 7;
 
@@ -463,7 +468,7 @@ fn recipe_keyed(
     keyed.clear();
     keyed.par_extend((0..n.div_ceil(KEY_CHUNK)).into_par_iter().flat_map_iter(|chunk| {
         let mut out = Vec::new();
-        for id in (chunk * KEY_CHUNK..n.min((chunk + 1) * KEY_CHUNK)).map(|i| i as RecordId) {
+        for id in chunk_ids(chunk, n) {
             if take.is_none_or(|t| t[id as usize]) {
                 recipe_keys(records, r, recipe, id, Some(max_block), &mut |k| {
                     if filter.is_none_or(|f| f.may_hold(k)) {
@@ -543,7 +548,7 @@ pub fn key_pairs(
             let mut slot = vec![0u32; n];
             let mut scratch: Vec<(RecordId, f32)> = Vec::new();
             let mut out = Vec::new();
-            for id in (chunk * KEY_CHUNK..n.min((chunk + 1) * KEY_CHUNK)).map(|i| i as RecordId) {
+            for id in chunk_ids(chunk, n) {
                 if queried.is_some_and(|q| !q[id as usize]) {
                     continue;
                 }
