@@ -22,7 +22,7 @@ use crate::compare::ComparePlan;
 use crate::config::TransformDef;
 use crate::error::{Error, Result};
 use crate::labels::Labels;
-use crate::model::{MatchModel, ProvidedLabel, TrainingMethod, TrainingSummary};
+use crate::model::{one_to_one, MatchModel, ProvidedLabel, TrainingMethod, TrainingSummary};
 use crate::read::Table;
 use crate::record::{CandidatePair, RecordId, Records};
 use crate::rng::Rng;
@@ -176,7 +176,7 @@ impl<'p> Matcher<'p> {
         let def = &self.model.definition;
         let options = ClusterOptions {
             threshold: self.model.threshold(),
-            one_per_source: mode == Mode::Link && def.tuning.link_one_to_one,
+            one_per_source: links_one_to_one(def, mode),
             max_cluster_size: MAX_CLUSTER_SIZE,
         };
         let constraints = self.constraints(records);
@@ -311,7 +311,8 @@ pub fn train(def: &TransformDef, tables: &[&Table], labels: &[Labels]) -> Result
     let pairs: Vec<CandidatePair> = labeled.iter().map(|(p, _)| *p).collect();
     let is_match: Vec<bool> = labeled.iter().map(|(_, m)| *m).collect();
     let features = plan.compare_all(&records, &pairs);
-    let mut model = MatchModel::fit(def, &features, &is_match, distinct_records(&pairs))?;
+    let one_to_one = links_one_to_one(def, mode).then_some(&pairs[..]);
+    let mut model = MatchModel::fit(def, &features, &is_match, distinct_records(&pairs), one_to_one)?;
     let keys = records.keys();
     model.labels = labeled
         .iter()
@@ -374,9 +375,21 @@ fn settle_threshold(model: &mut MatchModel, records: &Records, mode: Mode) -> Re
     let candidates =
         Blocking::new(def, records.len()).sample_candidates(records, def, mode, THRESHOLD_SAMPLE)?;
     let matcher = Matcher::new(model.clone(), &NoProgress);
-    let probabilities: Vec<f32> = matcher.score_pairs(records, &candidates).iter().map(|p| p.score).collect();
+    let mut scored = matcher.score_pairs(records, &candidates);
+    if links_one_to_one(def, mode) {
+        let pairs: Vec<CandidatePair> = scored.iter().map(|p| p.pair).collect();
+        let scores: Vec<f64> = scored.iter().map(|p| p.score as f64).collect();
+        let mut kept = one_to_one(&pairs, &scores).into_iter();
+        scored.retain(|_| kept.next() == Some(true));
+    }
+    let probabilities: Vec<f32> = scored.iter().map(|p| p.score).collect();
     model.calibrate(&probabilities);
     Ok(())
+}
+
+/// Whether a `mode` run under `def` links one to one.
+fn links_one_to_one(def: &TransformDef, mode: Mode) -> bool {
+    mode == Mode::Link && def.tuning.link_one_to_one
 }
 
 fn distinct_records(pairs: &[CandidatePair]) -> usize {
