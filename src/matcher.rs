@@ -363,8 +363,9 @@ pub fn train_unsupervised(def: &TransformDef, tables: &[&Table]) -> Result<Match
         records: records.len(),
         ..TrainingSummary::default()
     };
-    // Its threshold stays at even odds (see `MatchModel::calibrate`).
-    Ok(MatchModel::from_weights(def, weights, intercept, summary))
+    let mut model = MatchModel::from_weights(def, weights, intercept, summary);
+    settle_threshold(&mut model, &records, mode)?;
+    Ok(model)
 }
 
 /// Settle the threshold on the candidates a run over `records` makes (a
@@ -383,7 +384,7 @@ fn settle_threshold(model: &mut MatchModel, records: &Records, mode: Mode) -> Re
         scored.retain(|_| kept.next() == Some(true));
     }
     let probabilities: Vec<f32> = scored.iter().map(|p| p.score).collect();
-    model.calibrate(&probabilities);
+    model.calibrate(&probabilities, links_one_to_one(def, mode));
     Ok(())
 }
 
