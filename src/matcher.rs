@@ -364,7 +364,11 @@ pub fn train_unsupervised(def: &TransformDef, tables: &[&Table]) -> Result<Match
         ..TrainingSummary::default()
     };
     let mut model = MatchModel::from_weights(def, weights, intercept, summary);
-    settle_threshold(&mut model, &records, mode)?;
+    // Its threshold stays at even odds unless it links one to one (see
+    // `MatchModel::calibrate`).
+    if links_one_to_one(def, mode) {
+        settle_threshold(&mut model, &records, mode)?;
+    }
     Ok(model)
 }
 

@@ -5,10 +5,11 @@
 //! features of [`crate::compare`]: one weight per level of each column (the
 //! shape of a Fellegi–Sunter model's match weights) plus the similarities
 //! of word-bearing columns. With labels the weights are fitted to them,
-//! with an L2 penalty chosen by cross-validation; level and similarity weights may not be negative, so
-//! more agreement is never less evidence (on the public suite that also
-//! ranked pairs better than free weights). Without labels they are a
-//! Fellegi–Sunter model's, fitted by EM ([`crate::unsupervised`]).
+//! with an L2 penalty chosen by cross-validation; level and similarity
+//! weights may not be negative, so more agreement is never less evidence
+//! (on the public suite that also ranked pairs better than free weights).
+//! Without labels they are a Fellegi–Sunter model's, fitted by EM
+//! ([`crate::unsupervised`]).
 //!
 //! Its file is versioned JSON holding the transform definition it was
 //! trained with, the feature names, the weights, a training summary and a
