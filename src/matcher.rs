@@ -381,14 +381,15 @@ fn settle_threshold(model: &mut MatchModel, records: &Records, mode: Mode) -> Re
         Blocking::new(def, records.len()).sample_candidates(records, def, mode, THRESHOLD_SAMPLE)?;
     let matcher = Matcher::new(model.clone(), &NoProgress);
     let mut scored = matcher.score_pairs(records, &candidates);
-    if links_one_to_one(def, mode) {
+    let one_to_one_link = links_one_to_one(def, mode);
+    if one_to_one_link {
         let pairs: Vec<CandidatePair> = scored.iter().map(|p| p.pair).collect();
         let scores: Vec<f64> = scored.iter().map(|p| p.score as f64).collect();
         let mut kept = one_to_one(&pairs, &scores).into_iter();
         scored.retain(|_| kept.next() == Some(true));
     }
     let probabilities: Vec<f32> = scored.iter().map(|p| p.score).collect();
-    model.calibrate(&probabilities, links_one_to_one(def, mode));
+    model.calibrate(&probabilities, one_to_one_link);
     Ok(())
 }
 

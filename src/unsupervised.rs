@@ -71,16 +71,19 @@ fn levels(columns: &[ColumnLevels], x: &FeatureMatrix, counted: &[bool]) -> (Vec
     (out, tf)
 }
 
-/// Level frequencies of each column over `rows`, weighted, with add-one
-/// smoothing so that no level has probability 0.
-fn frequencies(columns: &[ColumnLevels], levels: &[u8], weight: impl Fn(usize) -> f64) -> Vec<Vec<f64>> {
-    let width = columns.len();
-    let mut counts: Vec<Vec<f64>> = columns.iter().map(|c| vec![1.0; c.levels + 1]).collect();
+/// Level frequencies of each column: `counts` to start from (add-one
+/// smoothing, [`ones`], so that no level has probability 0), plus each
+/// row's `weight` for a column's level where it is not missing.
+fn frequencies(
+    levels: &[u8],
+    mut counts: Vec<Vec<f64>>,
+    weight: impl Fn(usize, usize) -> f64,
+) -> Vec<Vec<f64>> {
+    let width = counts.len();
     for (r, row) in levels.chunks(width).enumerate() {
-        let w = weight(r);
         for (c, &l) in row.iter().enumerate() {
             if l != MISSING {
-                counts[c][l as usize] += w;
+                counts[c][l as usize] += weight(r, c);
             }
         }
     }
@@ -89,44 +92,15 @@ fn frequencies(columns: &[ColumnLevels], levels: &[u8], weight: impl Fn(usize) -
         c.iter_mut().for_each(|v| *v /= total);
     }
     counts
+}
+
+/// One count per level of each column.
+fn ones(columns: &[ColumnLevels]) -> Vec<Vec<f64>> {
+    columns.iter().map(|c| vec![1.0; c.levels + 1]).collect()
 }
 
 /// The starting `m` of a column weighs as this many pairs in each M-step.
 const PRIOR_PAIRS: f64 = 20.0;
-
-/// P(level | match) of each column, counted over the rows where another
-/// counted column is present too. On a row where a column is the only
-/// evidence, the posterior it is counted with is its own level's doing,
-/// and a mixture of one variable takes any split of its levels for the
-/// matches: on IMDb-TMDb, whose people have only a name, EM took the
-/// pairs blocking found by similar names for the matches and then gave
-/// names no weight at all. `start` (the `m` EM started from) weighs as
-/// [`PRIOR_PAIRS`] pairs, so a column never seen with another keeps it.
-/// (EM over one column has no other to anchor it: it counts every row.)
-fn anchored_frequencies(
-    columns: &[ColumnLevels],
-    observed: &[u8],
-    counted: &[bool],
-    posterior: &[f64],
-    start: &[Vec<f64>],
-) -> Vec<Vec<f64>> {
-    let width = columns.len();
-    let mut counts: Vec<Vec<f64>> =
-        start.iter().map(|m| m.iter().map(|v| 1.0 + PRIOR_PAIRS * v).collect()).collect();
-    for (row, &p) in observed.chunks(width).zip(posterior) {
-        let present = row.iter().zip(counted).filter(|&(&l, &c)| c && l != MISSING).count();
-        for (c, &l) in row.iter().enumerate() {
-            if l != MISSING && present > usize::from(counted[c]) {
-                counts[c][l as usize] += p;
-            }
-        }
-    }
-    for c in &mut counts {
-        let total: f64 = c.iter().sum();
-        c.iter_mut().for_each(|v| *v /= total);
-    }
-    counts
-}
 
 /// Make the likelihood ratios `m[l] / u[l]` non-decreasing in the level
 /// (more agreement is never less evidence of a match): adjacent levels
@@ -167,7 +141,7 @@ impl FellegiSunter {
     ) -> FellegiSunter {
         let width = columns.len();
         let all = vec![true; width];
-        let u = frequencies(columns, &levels(columns, random, &all).0, |_| 1.0);
+        let u = frequencies(&levels(columns, random, &all).0, ones(columns), |_, _| 1.0);
         // Only columns whose exact agreement is rare among random pairs
         // say who is who; EM finds the matches with them alone, or it may
         // take a class such as "same genre, category and year" (CDDB) for
@@ -207,7 +181,27 @@ impl FellegiSunter {
     /// weighing the columns `counted`, until λ settles.
     fn em(&mut self, columns: &[ColumnLevels], observed: &[u8], tf: &[f64], counted: &[bool]) {
         let width = columns.len();
-        let start = self.m.clone();
+        // A column's m is counted over the rows where another counted
+        // column is present too. On a row where a column is the only
+        // evidence, the posterior it is counted with is its own level's
+        // doing, and a mixture of one variable takes any split of its
+        // levels for the matches: on IMDb-TMDb, whose people have only a
+        // name, EM took the pairs blocking found by similar names for the
+        // matches and then gave names no weight at all. The starting m
+        // weighs as [`PRIOR_PAIRS`] pairs, so a column never seen with
+        // another keeps it. (EM over one column has no other to anchor
+        // it: it counts every row.)
+        let anchored = counted.iter().filter(|&&c| c).count() > 1;
+        let prior: Vec<Vec<f64>> = if anchored {
+            self.m.iter().map(|m| m.iter().map(|v| 1.0 + PRIOR_PAIRS * v).collect()).collect()
+        } else {
+            ones(columns)
+        };
+        let present: Vec<usize> = observed
+            .chunks(width)
+            .map(|row| row.iter().zip(counted).filter(|&(&l, &c)| c && l != MISSING).count())
+            .collect();
+        let counts_for_m = |r: usize, c: usize| !anchored || present[r] > usize::from(counted[c]);
         for _ in 0..MAX_ROUNDS {
             let posterior: Vec<f64> = observed
                 .chunks(width)
@@ -215,12 +209,19 @@ impl FellegiSunter {
                 .map(|(row, &tf)| self.posterior_of(row, tf, counted))
                 .collect();
             let lambda = posterior.iter().sum::<f64>() / posterior.len().max(1) as f64;
-            self.m = if counted.iter().filter(|&&c| c).count() > 1 {
-                anchored_frequencies(columns, observed, counted, &posterior, &start)
-            } else {
-                frequencies(columns, observed, |r| posterior[r])
-            };
-            self.u = frequencies(columns, observed, |r| 1.0 - posterior[r]);
+            self.m =
+                frequencies(
+                    observed,
+                    prior.clone(),
+                    |r, c| {
+                        if counts_for_m(r, c) {
+                            posterior[r]
+                        } else {
+                            0.0
+                        }
+                    },
+                );
+            self.u = frequencies(observed, ones(columns), |r, _| 1.0 - posterior[r]);
             for (m, u) in self.m.iter_mut().zip(&self.u) {
                 monotone_ratios(m, u);
             }
