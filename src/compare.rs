@@ -99,6 +99,8 @@ pub struct ColumnLevels {
     pub levels: usize,
     /// Index of its `tf` feature, if it has one.
     pub tf: Option<usize>,
+    /// Whether distinct entities often share its values ([`ColumnKind::shared`]).
+    pub shared: bool,
 }
 
 impl ColumnLevels {
@@ -171,6 +173,7 @@ impl ComparePlan {
                         present: at,
                         levels,
                         tf: has_tf(kind).then_some(at + 1 + levels),
+                        shared: kind.shared(),
                     });
                     at += column_width(kind);
                 }

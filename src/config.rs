@@ -77,6 +77,13 @@ impl ColumnKind {
             ColumnKind::Ignore => "ignore",
         }
     }
+
+    /// Whether distinct entities often have the same value: a household
+    /// shares its address, postcode, phone and sometimes its e-mail, so
+    /// agreeing there says "same place", not "same person".
+    pub fn shared(self) -> bool {
+        matches!(self, ColumnKind::Address | ColumnKind::Email | ColumnKind::Phone | ColumnKind::Postcode)
+    }
 }
 
 impl fmt::Display for ColumnKind {
