@@ -183,6 +183,24 @@ impl ComparePlan {
         out
     }
 
+    /// Each name-swap feature: its index and the two columns (indices
+    /// into [`Self::column_levels`]) whose values it finds crosswise.
+    pub fn name_swaps(&self) -> Vec<(usize, usize, usize)> {
+        let mut at = 0;
+        let mut out = Vec::new();
+        for step in &self.steps {
+            match *step {
+                Step::Column { kind, .. } => at += column_width(kind),
+                Step::NameSwap { first, second } => {
+                    out.push((at, first, second));
+                    at += 1;
+                }
+                Step::RecordCosine => at += 1,
+            }
+        }
+        out
+    }
+
     /// Which features a model may only weigh upwards (level indicators,
     /// similarities, the name swap, the record cosine): more agreement is
     /// never less evidence. `present` and `tf` may take either sign.

@@ -348,7 +348,7 @@ pub fn train_unsupervised(def: &TransformDef, tables: &[&Table]) -> Result<Match
         &plan.compare_all(&records, &candidates),
         &plan.compare_all(&records, &random),
     );
-    let (weights, intercept) = fs.weights(&columns, plan.num_features());
+    let (weights, intercept) = fs.weights(&columns, plan.num_features(), &plan.name_swaps());
     let expected = (fs.lambda * candidates.len() as f64).round() as usize;
     if expected == 0 {
         return Err(Error::training(

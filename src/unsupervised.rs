@@ -340,7 +340,12 @@ impl FellegiSunter {
     /// and an intercept: a column's `present` weighs the log ratio of a
     /// disagreement, each level indicator what its level adds to the one
     /// below, `tf` 1; other features 0.
-    pub fn weights(&self, columns: &[ColumnLevels], stride: usize) -> (Vec<f64>, f64) {
+    pub fn weights(
+        &self,
+        columns: &[ColumnLevels],
+        stride: usize,
+        swaps: &[(usize, usize, usize)],
+    ) -> (Vec<f64>, f64) {
         let mut w = vec![0.0; stride];
         for (c, col) in columns.iter().enumerate() {
             let ratio = |l: usize| (self.m[c][l] / self.u[c][l]).ln();
@@ -351,6 +356,15 @@ impl FellegiSunter {
             if let Some(tf) = col.tf {
                 w[tf] = 1.0;
             }
+        }
+        // Names found crosswise agree as if in place: the swap feature
+        // takes back what their disagreement cost.
+        for &(feature, a, b) in swaps {
+            let gain = |c: usize| {
+                let top = columns[c].levels;
+                (self.m[c][top] / self.u[c][top]).ln() - (self.m[c][0] / self.u[c][0]).ln()
+            };
+            w[feature] = (gain(a) + gain(b)).max(0.0);
         }
         (w, (self.lambda / (1.0 - self.lambda)).ln())
     }
@@ -389,8 +403,13 @@ mod tests {
         assert!((fs.lambda - 0.25).abs() < 0.06, "{}", fs.lambda);
         let p = fs.posteriors(&columns, &candidates);
         assert!(p[0] > 0.99 && p[1] < 0.01, "{} {}", p[0], p[1]);
-        let (w, b) = fs.weights(&columns, 6);
+        let (w, b) = fs.weights(&columns, 6, &[]);
         assert!(w[0] < 0.0 && w[1] > 0.0 && b < 0.0, "{w:?} {b}");
+        // A swap feature (at 6) between columns 0 and 2 gives back what
+        // their disagreement cost: a swapped pair scores as one agreeing.
+        let (w, _) = fs.weights(&columns, 7, &[(6, 0, 2)]);
+        let agreeing = w[1] + w[5];
+        assert!(agreeing > 0.0 && (w[6] - agreeing).abs() < 1e-9, "{w:?}");
     }
 
     /// Five columns: two identifying (random pairs seldom agree on
