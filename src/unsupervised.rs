@@ -58,6 +58,9 @@ pub struct FellegiSunter {
     pub m: Vec<Vec<f64>>,
     /// Per column, P(level | non-match).
     pub u: Vec<Vec<f64>>,
+    /// Per column, the factor on its disagreement's log ratio: below 1
+    /// where columns disagree together (see [`Self::together`]).
+    pub disagreement_scale: Vec<f64>,
 }
 
 /// The agreement levels of every row of `x`, row-major, one byte per
@@ -174,7 +177,8 @@ impl FellegiSunter {
         // calls matches are pairs the first fit was sure were not, it has
         // found another class (on CDDB "same genre", on customers "same
         // household"). The first fit then stands, and the other columns
-        // are weighed by the matches it found.
+        // are weighed by the matches it found, together: on customers, a
+        // move changes address, phone, postcode and state at once.
         let decided: Vec<f64> =
             observed.chunks(width).zip(&tf).map(|(row, &tf)| model.posterior_of(row, tf, &first)).collect();
         let found = model.clone();
@@ -193,6 +197,8 @@ impl FellegiSunter {
         let mut model = found;
         let prior = model.prior(columns, &all);
         model.m_step(columns, &observed, &decided, &all, &prior);
+        let rest: Vec<usize> = (0..width).filter(|&c| !first[c]).collect();
+        model.together(&observed, &decided, &rest);
         model
     }
 
@@ -218,7 +224,8 @@ impl FellegiSunter {
                     raw.into_iter().map(|v| v / total).collect()
                 })
                 .collect();
-            let mut model = FellegiSunter { lambda: 0.1, m, u: u.to_vec() };
+            let mut model =
+                FellegiSunter { lambda: 0.1, m, u: u.to_vec(), disagreement_scale: vec![1.0; columns.len()] };
             model.em(columns, observed, tf, counted);
             (model.log_likelihood(observed, tf, counted), model)
         });
@@ -315,14 +322,71 @@ impl FellegiSunter {
             .sum()
     }
 
+    /// Log likelihood ratio of column `c` at level `l`.
+    fn ratio(&self, c: usize, l: usize) -> f64 {
+        let r = (self.m[c][l] / self.u[c][l]).ln();
+        if l == 0 {
+            r * self.disagreement_scale[c]
+        } else {
+            r
+        }
+    }
+
     fn posterior_of(&self, row: &[u8], tf: f64, counted: &[bool]) -> f64 {
         let mut log_ratio = (self.lambda / (1.0 - self.lambda)).ln() + tf;
         for ((c, &l), &counted) in row.iter().enumerate().zip(counted) {
             if counted && l != MISSING {
-                log_ratio += (self.m[c][l as usize] / self.u[c][l as usize]).ln();
+                log_ratio += self.ratio(c, l as usize);
             }
         }
         sigmoid(log_ratio)
+    }
+
+    /// Columns `group` that disagree together (a move changes address,
+    /// postcode and phone at once) are not independent evidence: summed,
+    /// their disagreements count one event several times. Their
+    /// disagreement log ratios are scaled by the factor that best fits
+    /// (least squares over the candidates) the log ratio of each count of
+    /// disagreeing columns measured on the matches `posterior` found.
+    fn together(&mut self, observed: &[u8], posterior: &[f64], group: &[usize]) {
+        let width = self.m.len();
+        let k = group.len();
+        // Per count of disagreeing columns: match and non-match mass.
+        let mut mass = vec![(0.5, 0.5); k + 1];
+        for (row, &p) in observed.chunks(width).zip(posterior) {
+            if group.iter().all(|&c| row[c] != MISSING) {
+                let d = group.iter().filter(|&&c| row[c] == 0).count();
+                mass[d].0 += p;
+                mass[d].1 += 1.0 - p;
+            }
+        }
+        let (tm, tu) = mass.iter().fold((0.0, 0.0), |a, m| (a.0 + m.0, a.1 + m.1));
+        let measured: Vec<f64> = mass.iter().map(|&(m, u)| (m / tm / (u / tu)).ln()).collect();
+        let (mut num, mut den) = (0.0, 0.0);
+        for row in observed.chunks(width) {
+            if group.iter().any(|&c| row[c] == MISSING) {
+                continue;
+            }
+            let (mut dis, mut agree, mut d) = (0.0, 0.0, 0);
+            for &c in group {
+                let l = row[c] as usize;
+                let r = (self.m[c][l] / self.u[c][l]).ln();
+                if l == 0 {
+                    dis += r;
+                    d += 1;
+                } else {
+                    agree += r;
+                }
+            }
+            num += dis * (measured[d] - agree);
+            den += dis * dis;
+        }
+        if den > 0.0 {
+            let scale = (num / den).clamp(0.0, 1.0);
+            for &c in group {
+                self.disagreement_scale[c] = scale;
+            }
+        }
     }
 
     /// P(match) of each row of `x`.
@@ -348,7 +412,7 @@ impl FellegiSunter {
     ) -> (Vec<f64>, f64) {
         let mut w = vec![0.0; stride];
         for (c, col) in columns.iter().enumerate() {
-            let ratio = |l: usize| (self.m[c][l] / self.u[c][l]).ln();
+            let ratio = |l: usize| self.ratio(c, l);
             w[col.present] = ratio(0);
             for l in 1..=col.levels {
                 w[col.present + l] = ratio(l) - ratio(l - 1);
@@ -362,7 +426,7 @@ impl FellegiSunter {
         for &(feature, a, b) in swaps {
             let gain = |c: usize| {
                 let top = columns[c].levels;
-                (self.m[c][top] / self.u[c][top]).ln() - (self.m[c][0] / self.u[c][0]).ln()
+                self.ratio(c, top) - self.ratio(c, 0)
             };
             w[feature] = (gain(a) + gain(b)).max(0.0);
         }
@@ -532,5 +596,40 @@ mod tests {
             matches >= 170 && households <= 40,
             "{matches} of 200 matches, {households} of 800 households"
         );
+    }
+
+    /// Three place columns (address, postcode, phone) whose disagreements
+    /// come together among the matches (a move) are scaled down; three
+    /// that disagree independently keep their log ratios.
+    #[test]
+    fn columns_that_disagree_together_count_once() {
+        let scale = |moves: bool| {
+            // Matches: a tenth disagree, on all three at once (a move) or
+            // each on its own; non-matches mostly disagree everywhere.
+            let mut observed = Vec::new();
+            let mut posterior = Vec::new();
+            for i in 0..3000usize {
+                let matched = i % 3 == 0;
+                let row: [u8; 3] = if matched && moves {
+                    [u8::from(i % 10 != 0); 3]
+                } else if matched {
+                    [i % 10 != 0, (i / 10) % 10 != 1, (i / 100) % 10 != 2].map(u8::from)
+                } else {
+                    [i % 9 == 1, i % 11 == 2, i % 13 == 3].map(u8::from)
+                };
+                observed.extend(row);
+                posterior.push(if matched { 1.0 } else { 0.0 });
+            }
+            let mut fs = FellegiSunter {
+                lambda: 1.0 / 3.0,
+                m: vec![vec![0.1, 0.9]; 3],
+                u: vec![vec![0.9, 0.1]; 3],
+                disagreement_scale: vec![1.0; 3],
+            };
+            fs.together(&observed, &posterior, &[0, 1, 2]);
+            fs.disagreement_scale[0]
+        };
+        let (together, apart) = (scale(true), scale(false));
+        assert!(together < 0.6 && apart > 0.8, "together {together}, apart {apart}");
     }
 }
