@@ -28,6 +28,8 @@
 //! and the first fit stands. The first fit starts from two points and
 //! keeps the likelier, as EM stops at the nearest fixed point.
 
+use rayon::prelude::*;
+
 use crate::compare::{ColumnLevels, FeatureMatrix};
 use crate::stats::sigmoid;
 
@@ -213,7 +215,8 @@ impl FellegiSunter {
         tf: &[f64],
         counted: &[bool],
     ) -> FellegiSunter {
-        let fits = STARTS.iter().map(|&ratio| {
+        // In parallel: EM is the whole cost of training without labels.
+        let fits = STARTS.par_iter().map(|&ratio| {
             // "Matches mostly agree exactly": each level `ratio` times as
             // likely as the one below.
             let m = columns
@@ -250,7 +253,7 @@ impl FellegiSunter {
         let prior = self.prior(columns, counted);
         for _ in 0..MAX_ROUNDS {
             let posterior: Vec<f64> = observed
-                .chunks(width)
+                .par_chunks(width)
                 .zip(tf)
                 .map(|(row, &tf)| self.posterior_of(row, tf, counted))
                 .collect();
