@@ -198,7 +198,8 @@ impl FellegiSunter {
         }
         let mut model = found;
         let prior = model.prior(columns, &all);
-        model.m_step(columns, &observed, &decided, &all, &prior);
+        let present = FellegiSunter::present(&observed, &all);
+        model.m_step(columns, &observed, &decided, &all, &present, &prior);
         let rest: Vec<usize> = (0..width).filter(|&c| !first[c]).collect();
         model.together(&observed, &decided, &rest);
         model
@@ -251,13 +252,14 @@ impl FellegiSunter {
         // another keeps it. (EM over one column has no other to anchor
         // it: it counts every row.)
         let prior = self.prior(columns, counted);
+        let present = FellegiSunter::present(observed, counted);
         for _ in 0..MAX_ROUNDS {
             let posterior: Vec<f64> = observed
                 .par_chunks(width)
                 .zip(tf)
                 .map(|(row, &tf)| self.posterior_of(row, tf, counted))
                 .collect();
-            let lambda = self.m_step(columns, observed, &posterior, counted, &prior);
+            let lambda = self.m_step(columns, observed, &posterior, counted, &present, &prior);
             let settled = (lambda - self.lambda).abs() < 1e-6;
             self.lambda = lambda.clamp(1e-6, 1.0 - 1e-6);
             if settled {
@@ -268,21 +270,18 @@ impl FellegiSunter {
 
     /// Fit `m` and `u` of every column to the rows' `posterior`; returns
     /// the share of matches they imply. A column's m is counted only
-    /// where another column `counted` is present (see [`Self::em`]).
+    /// where another column `counted` is present (each row's count of
+    /// them: `present`; see [`Self::em`]).
     fn m_step(
         &mut self,
         columns: &[ColumnLevels],
         observed: &[u8],
         posterior: &[f64],
         counted: &[bool],
+        present: &[usize],
         prior: &[Vec<f64>],
     ) -> f64 {
-        let width = columns.len();
         let anchored = counted.iter().filter(|&&c| c).count() > 1;
-        let present: Vec<usize> = observed
-            .chunks(width)
-            .map(|row| row.iter().zip(counted).filter(|&(&l, &c)| c && l != MISSING).count())
-            .collect();
         let counts_for_m = |r: usize, c: usize| !anchored || present[r] > usize::from(counted[c]);
         self.m =
             frequencies(observed, prior.to_vec(), |r, c| if counts_for_m(r, c) { posterior[r] } else { 0.0 });
@@ -291,6 +290,14 @@ impl FellegiSunter {
             monotone_ratios(m, u);
         }
         posterior.iter().sum::<f64>() / posterior.len().max(1) as f64
+    }
+
+    /// How many of the columns `counted` each row of `observed` has.
+    fn present(observed: &[u8], counted: &[bool]) -> Vec<usize> {
+        observed
+            .chunks(counted.len().max(1))
+            .map(|row| row.iter().zip(counted).filter(|&(&l, &c)| c && l != MISSING).count())
+            .collect()
     }
 
     /// The pseudo-counts each M-step starts `m` from: the current `m` as
