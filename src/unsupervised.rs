@@ -448,31 +448,40 @@ impl FellegiSunter {
 mod tests {
     use super::*;
 
+    /// Yes/no columns (features: present, exact), `shared` as given.
+    fn yes_no_columns(shared: &[bool]) -> Vec<ColumnLevels> {
+        (0..shared.len())
+            .map(|c| ColumnLevels {
+                column: format!("c{c}"),
+                present: 2 * c,
+                levels: 1,
+                tf: None,
+                shared: shared[c],
+            })
+            .collect()
+    }
+
+    /// Pairs of yes/no columns, each row which columns agree on.
+    fn yes_no_pairs<const N: usize>(rows: impl IntoIterator<Item = [bool; N]>) -> FeatureMatrix {
+        let mut out = FeatureMatrix { stride: 2 * N, data: Vec::new() };
+        for agree in rows {
+            out.data.extend(agree.map(|a| [1.0, f32::from(u8::from(a))]).concat());
+        }
+        out
+    }
+
     /// Three columns of one level each (features: present, exact);
     /// matches agree on all, random pairs rarely. (Three: a latent class
     /// over two yes/no columns is not identified, and EM's answer is then
     /// wherever it started.)
     #[test]
     fn em_separates_matches_from_non_matches() {
-        let columns: Vec<ColumnLevels> = (0..3)
-            .map(|c| ColumnLevels {
-                column: format!("c{c}"),
-                present: 2 * c,
-                levels: 1,
-                tf: None,
-                shared: false,
-            })
-            .collect();
-        let row = |exact: bool| [1.0, f32::from(u8::from(exact))];
-        let mut candidates = FeatureMatrix { stride: 6, data: Vec::new() };
-        for i in 0..2000 {
+        let columns = yes_no_columns(&[false; 3]);
+        let candidates = yes_no_pairs((0..2000).map(|i| {
             let m = i % 4 == 0;
-            candidates.data.extend(row(m).iter().chain(&row(m || i % 7 == 0)).chain(&row(m || i % 11 == 0)));
-        }
-        let mut random = FeatureMatrix { stride: 6, data: Vec::new() };
-        for i in 0..10000 {
-            random.data.extend(row(i % 50 == 0).iter().chain(&row(false)).chain(&row(i % 90 == 0)));
-        }
+            [m, m || i % 7 == 0, m || i % 11 == 0]
+        }));
+        let random = yes_no_pairs((0..10000).map(|i| [i % 50 == 0, false, i % 90 == 0]));
         let fs = FellegiSunter::fit(&columns, &candidates, &random);
         assert!((fs.lambda - 0.25).abs() < 0.06, "{}", fs.lambda);
         let p = fs.posteriors(&columns, &candidates);
@@ -495,29 +504,14 @@ mod tests {
     /// columns at once takes for the matches.
     #[test]
     fn describing_columns_do_not_redefine_the_matches() {
-        let columns: Vec<ColumnLevels> = (0..5)
-            .map(|c| ColumnLevels {
-                column: format!("c{c}"),
-                present: 2 * c,
-                levels: 1,
-                tf: None,
-                shared: false,
-            })
-            .collect();
-        let row = |agree: [bool; 5]| agree.map(|a| [1.0, f32::from(u8::from(a))]).concat();
-        let mut candidates = FeatureMatrix { stride: 10, data: Vec::new() };
-        for i in 0..1000 {
-            let agree = match i % 10 {
-                0 => [true, i % 70 != 0, i % 30 != 0, i % 40 != 0, i % 50 != 0],
-                1..=6 => [i % 50 == 1, i % 4 == 2, true, true, true],
-                _ => [i % 70 == 7, false, i % 3 == 0, i % 2 == 0, i % 5 == 0],
-            };
-            candidates.data.extend(row(agree));
-        }
-        let mut random = FeatureMatrix { stride: 10, data: Vec::new() };
-        for i in 0..1000 {
-            random.data.extend(row([i % 200 == 0, i % 150 == 1, i % 3 == 0, i % 3 == 1, i % 3 == 2]));
-        }
+        let columns = yes_no_columns(&[false; 5]);
+        let candidates = yes_no_pairs((0..1000).map(|i| match i % 10 {
+            0 => [true, i % 70 != 0, i % 30 != 0, i % 40 != 0, i % 50 != 0],
+            1..=6 => [i % 50 == 1, i % 4 == 2, true, true, true],
+            _ => [i % 70 == 7, false, i % 3 == 0, i % 2 == 0, i % 5 == 0],
+        }));
+        let random =
+            yes_no_pairs((0..1000).map(|i| [i % 200 == 0, i % 150 == 1, i % 3 == 0, i % 3 == 1, i % 3 == 2]));
         let fs = FellegiSunter::fit(&columns, &candidates, &random);
         let p = fs.posteriors(&columns, &candidates);
         let called: Vec<usize> = (0..1000).filter(|&i| p[i] > 0.5).collect();
@@ -570,30 +564,15 @@ mod tests {
     /// its first fit, EM took the households for the matches.
     #[test]
     fn a_household_is_not_a_match() {
-        let shared = [false, false, false, true, true];
-        let columns: Vec<ColumnLevels> = (0..5)
-            .map(|c| ColumnLevels {
-                column: format!("c{c}"),
-                present: 2 * c,
-                levels: 1,
-                tf: None,
-                shared: shared[c],
-            })
-            .collect();
-        let row = |agree: [bool; 5]| agree.map(|a| [1.0, f32::from(u8::from(a))]).concat();
-        let mut candidates = FeatureMatrix { stride: 10, data: Vec::new() };
-        for i in 0..2000 {
-            let agree = match i % 10 {
-                0 => [i % 70 != 0, i % 90 != 0, true, i % 110 != 0, i % 130 != 0],
-                1..=4 => [i % 50 == 1, i % 90 == 1, true, true, i % 3 != 0],
-                _ => [i % 7 == 0, i % 60 == 5, i % 5 == 0, i % 11 == 0, i % 13 == 0],
-            };
-            candidates.data.extend(row(agree));
-        }
-        let mut random = FeatureMatrix { stride: 10, data: Vec::new() };
-        for i in 0..2000 {
-            random.data.extend(row([i % 100 == 0, i % 300 == 1, i % 150 == 2, i % 500 == 3, i % 700 == 4]));
-        }
+        let columns = yes_no_columns(&[false, false, false, true, true]);
+        let candidates = yes_no_pairs((0..2000).map(|i| match i % 10 {
+            0 => [i % 70 != 0, i % 90 != 0, true, i % 110 != 0, i % 130 != 0],
+            1..=4 => [i % 50 == 1, i % 90 == 1, true, true, i % 3 != 0],
+            _ => [i % 7 == 0, i % 60 == 5, i % 5 == 0, i % 11 == 0, i % 13 == 0],
+        }));
+        let random = yes_no_pairs(
+            (0..2000).map(|i| [i % 100 == 0, i % 300 == 1, i % 150 == 2, i % 500 == 3, i % 700 == 4]),
+        );
         let fs = FellegiSunter::fit(&columns, &candidates, &random);
         let p = fs.posteriors(&columns, &candidates);
         let called = |class: std::ops::RangeInclusive<usize>| {
