@@ -347,6 +347,7 @@ pub fn train_unsupervised(def: &TransformDef, tables: &[&Table]) -> Result<Match
         &columns,
         &plan.compare_all(&records, &candidates),
         &plan.compare_all(&records, &random),
+        links_one_to_one(def, mode).then_some(&candidates[..]),
     );
     let (weights, intercept) = fs.weights(&columns, plan.num_features(), &plan.name_swaps());
     let expected = (fs.lambda * candidates.len() as f64).round() as usize;
