@@ -154,20 +154,40 @@ fn monotone_ratios(m: &mut [f64], u: &[f64]) {
 }
 
 /// Where links are one to one a record has at most one match among its
-/// candidates: the match `posterior` of a record's pairs is scaled so
-/// that their sum is at most 1 (a pair takes the smaller factor of its
-/// two records). A record whose candidates are look-alikes of one family
-/// (one brand's products) then adds at most one match's worth to `m`,
-/// not one per look-alike.
-fn at_most_one_each(posterior: &mut [f64], pairs: &[CandidatePair]) {
-    let mut sum: rustc_hash::FxHashMap<u32, f64> = rustc_hash::FxHashMap::default();
-    for (p, &v) in pairs.iter().zip(posterior.iter()) {
-        *sum.entry(p.a).or_default() += v;
-        *sum.entry(p.b).or_default() += v;
+/// candidates: [`OneEach::apply`] scales the match posteriors of a
+/// record's pairs so that their sum is at most 1 (a pair takes the smaller
+/// factor of its two records). A record whose candidates are look-alikes
+/// of one family (one brand's products) then adds at most one match's
+/// worth to `m`, not one per look-alike.
+struct OneEach {
+    /// Per pair, its two records as dense indices.
+    ends: Vec<(usize, usize)>,
+    /// Number of distinct records.
+    records: usize,
+}
+
+impl OneEach {
+    /// The records of `pairs`, numbered once for every E-step.
+    fn new(pairs: &[CandidatePair]) -> OneEach {
+        let mut index: rustc_hash::FxHashMap<u32, usize> = rustc_hash::FxHashMap::default();
+        let mut dense = |r: u32| {
+            let next = index.len();
+            *index.entry(r).or_insert(next)
+        };
+        let ends = pairs.iter().map(|p| (dense(p.a), dense(p.b))).collect();
+        OneEach { ends, records: index.len() }
     }
-    let factor = |r: u32| 1.0 / sum[&r].max(1.0);
-    for (p, v) in pairs.iter().zip(posterior.iter_mut()) {
-        *v *= factor(p.a).min(factor(p.b));
+
+    fn apply(&self, posterior: &mut [f64]) {
+        let mut sum = vec![0.0f64; self.records];
+        for (&(a, b), &v) in self.ends.iter().zip(posterior.iter()) {
+            sum[a] += v;
+            sum[b] += v;
+        }
+        let factor = |r: usize| 1.0 / sum[r].max(1.0);
+        for (&(a, b), v) in self.ends.iter().zip(posterior.iter_mut()) {
+            *v *= factor(a).min(factor(b));
+        }
     }
 }
 
@@ -196,8 +216,10 @@ impl FellegiSunter {
         // columns of the entity's own remain to find them.
         let own: Vec<bool> = identifying.iter().zip(columns).map(|(&i, c)| i && !c.shared).collect();
         let first = if own.iter().filter(|&&o| o).count() >= 2 { own } else { identifying };
+        let one_each = one_to_one.map(OneEach::new);
+        let one_each = one_each.as_ref();
         let (observed, tf) = levels(columns, candidates, &first);
-        let mut model = FellegiSunter::best_start(columns, &u, &observed, &tf, &first, one_to_one);
+        let mut model = FellegiSunter::best_start(columns, &u, &observed, &tf, &first, one_each);
         if first == all {
             return model;
         }
@@ -212,7 +234,7 @@ impl FellegiSunter {
             observed.chunks(width).zip(&tf).map(|(row, &tf)| model.posterior_of(row, tf, &first)).collect();
         let found = model.clone();
         let (observed, tf) = levels(columns, candidates, &all);
-        model.em(columns, &observed, &tf, &all, one_to_one);
+        model.em(columns, &observed, &tf, &all, one_each);
         let overturned: f64 = observed
             .chunks(width)
             .zip(&tf)
@@ -242,7 +264,7 @@ impl FellegiSunter {
         observed: &[u8],
         tf: &[f64],
         counted: &[bool],
-        one_to_one: Option<&[CandidatePair]>,
+        one_each: Option<&OneEach>,
     ) -> FellegiSunter {
         // In parallel: EM is the whole cost of training without labels.
         let fits = STARTS.par_iter().map(|&ratio| {
@@ -258,7 +280,7 @@ impl FellegiSunter {
                 .collect();
             let mut model =
                 FellegiSunter { lambda: 0.1, m, u: u.to_vec(), disagreement_scale: vec![1.0; columns.len()] };
-            model.em(columns, observed, tf, counted, one_to_one);
+            model.em(columns, observed, tf, counted, one_each);
             (model.log_likelihood(observed, tf, counted), model)
         });
         let best = fits.max_by(|a, b| a.0.total_cmp(&b.0)).map(|(_, model)| model);
@@ -273,7 +295,7 @@ impl FellegiSunter {
         observed: &[u8],
         tf: &[f64],
         counted: &[bool],
-        one_to_one: Option<&[CandidatePair]>,
+        one_each: Option<&OneEach>,
     ) {
         let width = columns.len();
         // A column's m is counted over the rows where another counted
@@ -294,8 +316,8 @@ impl FellegiSunter {
                 .zip(tf)
                 .map(|(row, &tf)| self.posterior_of(row, tf, counted))
                 .collect();
-            if let Some(pairs) = one_to_one {
-                at_most_one_each(&mut posterior, pairs);
+            if let Some(one_each) = one_each {
+                one_each.apply(&mut posterior);
             }
             let lambda = self.m_step(columns, observed, &posterior, counted, &present, &prior);
             let settled = (lambda - self.lambda).abs() < 1e-6;
