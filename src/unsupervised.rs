@@ -35,6 +35,7 @@
 //! one in forty can be.
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use crate::compare::{ColumnLevels, FeatureMatrix};
 use crate::record::CandidatePair;
@@ -169,7 +170,7 @@ struct OneEach {
 impl OneEach {
     /// The records of `pairs`, numbered once for every E-step.
     fn new(pairs: &[CandidatePair]) -> OneEach {
-        let mut index: rustc_hash::FxHashMap<u32, usize> = rustc_hash::FxHashMap::default();
+        let mut index: FxHashMap<u32, usize> = FxHashMap::default();
         let mut dense = |r: u32| {
             let next = index.len();
             *index.entry(r).or_insert(next)
@@ -178,6 +179,7 @@ impl OneEach {
         OneEach { ends, records: index.len() }
     }
 
+    /// Scale `posterior` (one per pair) so each record's sum is at most 1.
     fn apply(&self, posterior: &mut [f64]) {
         let mut sum = vec![0.0f64; self.records];
         for (&(a, b), &v) in self.ends.iter().zip(posterior.iter()) {
@@ -230,8 +232,11 @@ impl FellegiSunter {
         // household"). The first fit then stands, and the other columns
         // are weighed by the matches it found, together: on customers, a
         // move changes address, phone, postcode and state at once.
-        let decided: Vec<f64> =
+        let mut decided: Vec<f64> =
             observed.chunks(width).zip(&tf).map(|(row, &tf)| model.posterior_of(row, tf, &first)).collect();
+        if let Some(one_each) = one_each {
+            one_each.apply(&mut decided);
+        }
         let found = model.clone();
         let (observed, tf) = levels(columns, candidates, &all);
         model.em(columns, &observed, &tf, &all, one_each);
