@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
+use crate::block::agree::agreeing_pairs;
 use crate::block::{BlockStats, Blocking, Mode};
 use crate::cluster::{self, ClusterOptions, Clustering, Constraints, ScoredPair};
 use crate::compare::ComparePlan;
@@ -287,6 +288,9 @@ pub fn labeled_pairs(records: &Records, labels: &[Labels]) -> Result<Vec<(Candid
 const THRESHOLD_SAMPLE: usize = 50_000;
 /// Random record pairs unsupervised training counts non-match agreement on.
 const RANDOM_PAIRS: usize = 100_000;
+/// Record pairs agreeing on a rule's columns that unsupervised training
+/// learns from, at most (see [`crate::unsupervised`]).
+const RULE_PAIRS: usize = 50_000;
 
 fn mode_of(tables: &[&Table]) -> Mode {
     if tables.len() > 1 {
@@ -343,11 +347,14 @@ pub fn train_unsupervised(def: &TransformDef, tables: &[&Table]) -> Result<Match
         return Err(Error::training("too few records to learn from without labels"));
     }
     let columns = plan.column_levels();
+    let agreeing =
+        |rule: &[usize]| plan.compare_all(&records, &agreeing_pairs(&records, mode, rule, RULE_PAIRS));
     let fs = FellegiSunter::fit(
         &columns,
         &plan.compare_all(&records, &candidates),
         &plan.compare_all(&records, &random),
         links_one_to_one(def, mode).then_some(&candidates[..]),
+        &agreeing,
     );
     let (weights, intercept) = fs.weights(&columns, plan.num_features(), &plan.name_swaps());
     let expected = (fs.lambda * candidates.len() as f64).round() as usize;

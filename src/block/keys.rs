@@ -597,7 +597,7 @@ pub fn key_pairs(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn ranking(neighbours: usize, min_weight: f32) -> KeyRanking {
@@ -668,7 +668,7 @@ mod tests {
     }
 
     /// Records of people (first, last, email) as `Records`.
-    fn people(rows: &[[&str; 3]]) -> (TransformDef, Records) {
+    pub(in crate::block) fn people(rows: &[[&str; 3]]) -> (TransformDef, Records) {
         use arrow_array::{RecordBatch, StringArray};
         use arrow_schema::{DataType, Field, Schema};
         use std::sync::Arc;

@@ -25,6 +25,7 @@
 //! In link mode only pairs across the two tables are produced; in
 //! incremental mode only pairs that involve a new record.
 
+pub mod agree;
 pub mod index;
 pub mod keys;
 
