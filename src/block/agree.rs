@@ -41,25 +41,34 @@ pub fn agreeing_pairs(records: &Records, mode: Mode, rule: &[usize], cap: usize)
     let mut groups: Vec<Vec<RecordId>> = groups.into_values().filter(|g| g.len() > 1).collect();
     // Hash order is not input order: sort, so the draw is reproducible.
     groups.sort_unstable();
-    let allows = |a: RecordId, b: RecordId| a != b && mode.allows(sources[a as usize], sources[b as usize]);
-    let pairs_in = |g: &[RecordId]| -> f64 {
-        if mode == Mode::Link {
-            let left = g.iter().filter(|&&r| sources[r as usize] == 0).count() as f64;
-            left * (g.len() as f64 - left)
-        } else {
-            let k = g.len() as f64;
-            k * (k - 1.0) / 2.0
+    // Each group as the two sides its pairs take one record from: the
+    // tables' records when linking, else the group twice.
+    let sides: Vec<(Vec<RecordId>, Vec<RecordId>)> = groups
+        .into_iter()
+        .map(|g| match mode {
+            Mode::Link => g.into_iter().partition(|&r| sources[r as usize] == 0),
+            _ => (g.clone(), g),
+        })
+        .collect();
+    let pairs_in = |(xs, ys): &(Vec<RecordId>, Vec<RecordId>)| -> f64 {
+        match mode {
+            Mode::Link => xs.len() as f64 * ys.len() as f64,
+            _ => xs.len() as f64 * (xs.len() as f64 - 1.0) / 2.0,
         }
     };
-    let total: f64 = groups.iter().map(|g| pairs_in(g)).sum();
+    let allows = |a: RecordId, b: RecordId| a != b && mode.allows(sources[a as usize], sources[b as usize]);
+    let total: f64 = sides.iter().map(pairs_in).sum();
     let share = (cap as f64 / total.max(1.0)).min(1.0);
     let mut rng = Rng::new(records.len() as u64 ^ (rule.len() as u64) << 32);
     let mut pairs = Vec::new();
-    for g in &groups {
-        let n = pairs_in(g);
+    for side in &sides {
+        let n = pairs_in(side);
+        let (xs, ys) = side;
         if n <= ENUMERATED || share >= ENUMERATED_SHARE {
-            for (x, &a) in g.iter().enumerate() {
-                for &b in &g[x + 1..] {
+            for (i, &a) in xs.iter().enumerate() {
+                // Within one group each pair once: b after a.
+                let others = if mode == Mode::Link { &ys[..] } else { &ys[i + 1..] };
+                for &b in others {
                     if allows(a, b) && rng.chance(share) {
                         pairs.push(CandidatePair::new(a, b));
                     }
@@ -71,7 +80,7 @@ pub fn agreeing_pairs(records: &Records, mode: Mode, rule: &[usize], cap: usize)
         let draws = want.floor() as usize + usize::from(rng.chance(want.fract()));
         let mut drawn = 0;
         while drawn < draws {
-            let (a, b) = (*rng.pick(g), *rng.pick(g));
+            let (a, b) = (*rng.pick(xs), *rng.pick(ys));
             if allows(a, b) {
                 pairs.push(CandidatePair::new(a, b));
                 drawn += 1;
@@ -86,7 +95,7 @@ pub fn agreeing_pairs(records: &Records, mode: Mode, rule: &[usize], cap: usize)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::block::keys::tests::people;
+    use crate::block::keys::tests::{people, people_in};
 
     /// 30 Smiths, 10 Joneses, a Brown and 5 without a surname; the first
     /// names of every third agree.
@@ -131,5 +140,26 @@ mod tests {
         let jones = pairs.iter().filter(|p| p.a >= 30).count();
         // Joneses are 45 of 480 pairs: about 9 of 100.
         assert!((2..=20).contains(&jones), "{jones} of {} pairs are Joneses", pairs.len());
+    }
+
+    #[test]
+    fn a_link_pairs_across_the_tables_only() {
+        let row = |last: &'static str| ["ann", last, ""];
+        let left = [row("smith"), row("smith"), row("smith"), row("jones")];
+        let right = [row("smith"), row("smith"), row("jones"), row("jones"), row("brown")];
+        let (_, records) = people_in(&[&left, &right]);
+        let pairs = agreeing_pairs(&records, Mode::Link, &[1], 10_000);
+        // Smiths 3 × 2, Joneses 1 × 2; none within a table.
+        assert_eq!(pairs.len(), 6 + 2);
+        let sources = records.sources();
+        assert!(pairs.iter().all(|p| sources[p.a as usize] != sources[p.b as usize]));
+        // Sampled, still across: a tenth of 800 Smiths × 200 Smiths.
+        let left = vec![row("smith"); 800];
+        let right = vec![row("smith"); 200];
+        let (_, records) = people_in(&[&left, &right]);
+        let pairs = agreeing_pairs(&records, Mode::Link, &[1], 16_000);
+        let sources = records.sources();
+        assert!((14_000..=16_500).contains(&pairs.len()), "{} pairs", pairs.len());
+        assert!(pairs.iter().all(|p| sources[p.a as usize] != sources[p.b as usize]));
     }
 }

@@ -669,6 +669,12 @@ pub(super) mod tests {
 
     /// Records of people (first, last, email) as `Records`.
     pub(in crate::block) fn people(rows: &[[&str; 3]]) -> (TransformDef, Records) {
+        people_in(&[rows])
+    }
+
+    /// Records of people (first, last, email) from several tables, one
+    /// per element of `tables`.
+    pub(in crate::block) fn people_in(tables: &[&[[&str; 3]]]) -> (TransformDef, Records) {
         use arrow_array::{RecordBatch, StringArray};
         use arrow_schema::{DataType, Field, Schema};
         use std::sync::Arc;
@@ -679,17 +685,25 @@ pub(super) mod tests {
         .unwrap();
         let names = ["id", "first", "last", "email"];
         let schema = Arc::new(Schema::new(names.map(|n| Field::new(n, DataType::Utf8, true)).to_vec()));
-        let column = |i: usize| -> Arc<dyn arrow_array::Array> {
-            Arc::new(StringArray::from_iter_values(rows.iter().enumerate().map(|(r, row)| {
-                if i == 0 {
-                    format!("p{r}")
-                } else {
-                    row[i - 1].to_string()
-                }
-            })))
-        };
-        let batch = RecordBatch::try_new(schema, (0..4).map(column).collect()).unwrap();
-        let records = Records::build(&def, &[&crate::read::Table::from_batch("people", batch)]).unwrap();
+        let tables: Vec<crate::read::Table> = tables
+            .iter()
+            .enumerate()
+            .map(|(t, rows)| {
+                let column = |i: usize| -> Arc<dyn arrow_array::Array> {
+                    Arc::new(StringArray::from_iter_values(rows.iter().enumerate().map(|(r, row)| {
+                        if i == 0 {
+                            format!("p{t}_{r}")
+                        } else {
+                            row[i - 1].to_string()
+                        }
+                    })))
+                };
+                let batch = RecordBatch::try_new(schema.clone(), (0..4).map(column).collect()).unwrap();
+                crate::read::Table::from_batch(&format!("people{t}"), batch)
+            })
+            .collect();
+        let refs: Vec<&crate::read::Table> = tables.iter().collect();
+        let records = Records::build(&def, &refs).unwrap();
         (def, records)
     }
 
