@@ -9,9 +9,10 @@
 //! (rarer values say more). `u` starts from counts on random record pairs
 //! (nearly all non-matches) and `m` from "matches mostly agree", which
 //! fixes which class is which; EM then fits all three on the candidate
-//! pairs. (Holding `u` at the random-pair counts, as Splink does per
-//! blocking rule, fails here: candidates agree on their blocking keys far
-//! more than random pairs do, so EM calls nearly all of them matches.)
+//! pairs. (Holding `u` at the random-pair counts on the candidates fails:
+//! they agree on their blocking keys far more than random pairs do, so EM
+//! calls nearly all of them matches. On a rule's own pairs, below, it
+//! holds.)
 //!
 //! Each M-step keeps every column's likelihood ratio `m / u` from falling
 //! as agreement rises (pool-adjacent-violators). Without it, EM is free to
@@ -26,8 +27,9 @@
 //! matches mostly of pairs the first fit was sure were not, or makes an
 //! identifying column no evidence, EM has found another class ("same
 //! genre" on CDDB, "same household" on customers, "stayed" rather than
-//! "moved" on people with a dozen records each), and the first fit stands. The first fit starts from two points and
-//! keeps the likelier, as EM stops at the nearest fixed point.
+//! "moved" on people with a dozen records each), and the first fit
+//! stands. The first fit starts from two points and keeps the likelier,
+//! as EM stops at the nearest fixed point.
 //!
 //! EM on the candidates alone can settle on another class when the data
 //! grows: on 140,668 generated customers with households the first fit
@@ -88,6 +90,9 @@ const MIN_RULE_PAIRS: usize = 100;
 /// random pairs agreeing on another as among all random pairs (a city's
 /// state) is implied by that other, and no evidence in its rule.
 const IMPLIED_LIFT: f64 = 10.0;
+/// Fewer random pairs agreeing on a column than this say nothing of what
+/// it implies.
+const IMPLIED_EVIDENCE: usize = 30;
 
 /// Weighing all columns keeps at least this share of each identifying
 /// column's [`FellegiSunter::spread`] (one nat or more in the first fit),
@@ -290,7 +295,7 @@ fn implied(columns: &[ColumnLevels], random: &FeatureMatrix) -> Vec<Vec<bool>> {
         .map(|a| {
             (0..width)
                 .map(|c| {
-                    if given[a][c] < 30 {
+                    if given[a][c] < IMPLIED_EVIDENCE {
                         return false;
                     }
                     let share = both[a][c] as f64 / given[a][c] as f64;

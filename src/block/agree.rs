@@ -29,13 +29,15 @@ pub fn agreeing_pairs(records: &Records, mode: Mode, rule: &[usize], cap: usize)
     let columns = records.columns();
     let sources = records.sources();
     let mut groups: FxHashMap<u64, Vec<RecordId>> = FxHashMap::default();
-    for i in 0..records.len() as RecordId {
-        let values: Vec<&str> = rule.iter().map(|&c| columns[c].value(i)).collect();
-        if values.iter().any(|v| v.is_empty()) {
-            continue;
-        }
+    'records: for i in 0..records.len() as RecordId {
         let mut h = FxHasher::default();
-        values.hash(&mut h);
+        for &c in rule {
+            let value = columns[c].value(i);
+            if value.is_empty() {
+                continue 'records;
+            }
+            value.hash(&mut h);
+        }
         groups.entry(h.finish()).or_default().push(i);
     }
     let mut groups: Vec<Vec<RecordId>> = groups.into_values().filter(|g| g.len() > 1).collect();
