@@ -265,16 +265,16 @@ fn start_m(columns: &[ColumnLevels], ratio: f64) -> Vec<Vec<f64>> {
 /// town implies its state. Pairs agreeing on two columns besides the
 /// two are left out of the count: they may be matches (on a small table
 /// many random pairs are), and matches agree on everything.
-fn implied(columns: &[ColumnLevels], random: &FeatureMatrix) -> Vec<Vec<bool>> {
+/// (`random`: the random pairs' levels, as [`levels`] gives them.)
+fn implied(columns: &[ColumnLevels], random: &[u8]) -> Vec<Vec<bool>> {
     let width = columns.len();
-    let (observed, _) = levels(columns, random, &vec![true; width]);
     let exact = |c: usize, l: u8| l != MISSING && l as usize == columns[c].levels;
     let (mut present, mut agree) = (vec![0usize; width], vec![0usize; width]);
     // [a][c]: random pairs agreeing on `a` (and on at most one column
     // besides `a` and `c`), and those of them agreeing on `c` too.
     let mut given = vec![vec![0usize; width]; width];
     let mut both = vec![vec![0usize; width]; width];
-    for row in observed.chunks(width) {
+    for row in random.chunks(width) {
         let agreeing = (0..width).filter(|&c| exact(c, row[c])).count();
         for a in 0..width {
             present[a] += usize::from(row[a] != MISSING);
@@ -321,7 +321,8 @@ impl FellegiSunter {
     ) -> FellegiSunter {
         let width = columns.len();
         let all = vec![true; width];
-        let u = frequencies(&levels(columns, random, &all).0, ones(columns), |_, _| 1.0);
+        let random = levels(columns, random, &all).0;
+        let u = frequencies(&random, ones(columns), |_, _| 1.0);
         // Only columns whose exact agreement is rare among random pairs
         // say who is who; EM finds the matches with them alone, or it may
         // take a class such as "same genre, category and year" (CDDB) for
@@ -338,13 +339,12 @@ impl FellegiSunter {
         let one_each = one_each.as_ref();
         let (observed, tf) = levels(columns, candidates, &first);
         let free = FellegiSunter::best_start(columns, &u, &observed, &tf, &first, one_each, Hold::Nothing);
-        let anchored = FellegiSunter::anchored_m(columns, &u, &first, &implied(columns, random), agreeing)
-            .map(|m| {
-                let mut model =
-                    FellegiSunter { lambda: 0.1, m, u: u.clone(), disagreement_scale: vec![1.0; width] };
-                model.em(columns, &observed, &tf, &first, one_each, Hold::M(&first));
-                model
-            });
+        let anchored = FellegiSunter::anchored_m(columns, &u, &first, &random, agreeing).map(|m| {
+            let mut model =
+                FellegiSunter { lambda: 0.1, m, u: u.clone(), disagreement_scale: vec![1.0; width] };
+            model.em(columns, &observed, &tf, &first, one_each, Hold::M(&first));
+            model
+        });
         let (mut model, anchored) = match anchored {
             Some(anchored) if free.lambda > TOO_MANY * anchored.lambda => (anchored, true),
             _ => (free, false),
@@ -402,7 +402,8 @@ impl FellegiSunter {
     /// matches apart; one is not). `agreeing` draws pairs from all that
     /// agree exactly on a rule's columns; EM on them with `u` held at `u`
     /// (the random pairs') estimates the `m` of the other first columns,
-    /// save those the rule implies (`implied`: see [`implied`]). A
+    /// save those the rule implies (see [`implied`]; `random`: the random
+    /// pairs' levels). A
     /// column's `m` is the mean over the rules that estimate it; the other
     /// columns keep a starting `m`. `None` with fewer than three first
     /// columns, or when one is estimated by no rule (too few pairs agree:
@@ -411,7 +412,7 @@ impl FellegiSunter {
         columns: &[ColumnLevels],
         u: &[Vec<f64>],
         first: &[bool],
-        implied: &[Vec<bool>],
+        random: &[u8],
         agreeing: &dyn Fn(&[usize]) -> FeatureMatrix,
     ) -> Option<Vec<Vec<f64>>> {
         let width = columns.len();
@@ -423,12 +424,10 @@ impl FellegiSunter {
         let firsts = first.iter().filter(|&&f| f).count();
         let rules: Vec<Vec<usize>> = match ranked[..] {
             [a, b, c] if firsts == 3 => vec![vec![a], vec![b], vec![c]],
-            [_, _, _] => (0..ranked.len())
-                .flat_map(|i| ranked[i + 1..].iter().map(move |&b| (i, b)))
-                .map(|(i, b)| vec![ranked[i], b])
-                .collect(),
+            [a, b, c] => vec![vec![a, b], vec![a, c], vec![b, c]],
             _ => return None,
         };
+        let implied = implied(columns, random);
         let mut m = start_m(columns, STARTS[1]);
         let mut sum: Vec<Vec<f64>> = columns.iter().map(|c| vec![0.0; c.levels + 1]).collect();
         let mut estimates = vec![0usize; width];
@@ -960,16 +959,17 @@ mod tests {
     fn rules_recover_what_matches_agree_on() {
         let columns = yes_no_columns(&[false, false, false, true]);
         let random = drawn(100_000, 3, &[], |_| RANDOM);
-        let u = frequencies(&levels(&columns, &random, &[true; 4]).0, ones(&columns), |_, _| 1.0);
-        let no_implied = vec![vec![false; 4]; 4];
+        // Independent columns: none implies another.
+        let random = levels(&columns, &random, &[true; 4]).0;
+        let u = frequencies(&random, ones(&columns), |_, _| 1.0);
         let first = [true, true, true, false];
-        let m = FellegiSunter::anchored_m(&columns, &u, &first, &no_implied, &agreeing)
-            .expect("three first columns");
+        let m =
+            FellegiSunter::anchored_m(&columns, &u, &first, &random, &agreeing).expect("three first columns");
         for c in 0..3 {
             assert!((m[c][1] - M[c]).abs() < 0.08, "column {c}: m {:.3}, truth {}", m[c][1], M[c]);
         }
         // Without pairs for the rules (a small table), no anchored m.
-        assert!(FellegiSunter::anchored_m(&columns, &u, &first, &no_implied, &no_rules).is_none());
+        assert!(FellegiSunter::anchored_m(&columns, &u, &first, &random, &no_rules).is_none());
     }
 
     /// Candidates where free EM finds another class: a fifth are matches,
@@ -1011,7 +1011,7 @@ mod tests {
             let town = rng.chance(0.002);
             [rng.chance(0.004), town, town || rng.chance(0.02)]
         }));
-        let implied = implied(&columns, &random);
+        let implied = implied(&columns, &levels(&columns, &random, &[true; 3]).0);
         assert!(implied[1][2], "town implies state");
         assert!(!implied[0].contains(&true) && !implied[2][1], "{implied:?}");
     }
