@@ -36,7 +36,7 @@ use crate::explain::part_of;
 use crate::matcher::{Matcher, NoProgress};
 use crate::model::{Fitting, MatchModel};
 use crate::record::{CandidatePair, Records};
-use crate::stats::{logit, sigmoid, Logistic};
+use crate::stats::{logit, sigmoid, wilson_interval, Logistic};
 
 /// Labeled pairs by outcome, at the threshold.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -79,6 +79,13 @@ pub struct Evaluation {
     pub precision: f64,
     /// Recall at the threshold.
     pub recall: f64,
+    /// 95% intervals of `precision` and `recall` from the labeled pairs
+    /// behind them (Wilson): how far so few labels can be off by sampling
+    /// alone. (Labels gathered by `label generate` are not a random sample
+    /// of the data's pairs, so the real figures can lie outside them too.)
+    pub precision_interval: (f64, f64),
+    /// See `precision_interval`.
+    pub recall_interval: (f64, f64),
     /// F1 at the threshold.
     pub f1: f64,
     /// The best F1 over all thresholds, and where.
@@ -208,6 +215,11 @@ pub fn evaluate(
         threshold,
         precision,
         recall,
+        precision_interval: wilson_interval(
+            confusion.true_matches,
+            confusion.true_matches + confusion.false_matches,
+        ),
+        recall_interval: wilson_interval(confusion.true_matches, matches),
         f1,
         max_f1,
         max_f1_threshold,

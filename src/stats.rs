@@ -15,6 +15,22 @@ pub fn logit(p: f64) -> f64 {
     (p / (1.0 - p)).ln()
 }
 
+/// The 95% Wilson score interval of a share: `successes` of `trials`
+/// ((0, 1) without trials). Unlike the normal approximation it stays
+/// inside [0, 1] and does not shrink to a point at 0 or 1 of a few trials:
+/// 11 of 11 gives 0.74–1.
+pub fn wilson_interval(successes: usize, trials: usize) -> (f64, f64) {
+    if trials == 0 {
+        return (0.0, 1.0);
+    }
+    const Z: f64 = 1.96;
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let centre = (p + Z * Z / (2.0 * n)) / (1.0 + Z * Z / n);
+    let half = Z / (1.0 + Z * Z / n) * (p * (1.0 - p) / n + Z * Z / (4.0 * n * n)).sqrt();
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
 /// A logistic regression problem: rows of features with a 0/1 outcome, a
 /// weight and a fixed offset to the log-odds each, a Gaussian prior on the
 /// coefficients (a mean each and one precision), and which coefficients may
@@ -197,6 +213,17 @@ fn solve(a: &[f64], b: &[f64]) -> Option<Vec<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wilson_intervals_are_wide_on_few_trials_and_narrow_on_many() {
+        let close = |(a, b): (f64, f64), (x, y): (f64, f64)| (a - x).abs() < 0.005 && (b - y).abs() < 0.005;
+        assert!(close(wilson_interval(9, 11), (0.523, 0.949)), "{:?}", wilson_interval(9, 11));
+        assert!(close(wilson_interval(11, 11), (0.741, 1.0)), "{:?}", wilson_interval(11, 11));
+        assert!(close(wilson_interval(0, 11), (0.0, 0.259)), "{:?}", wilson_interval(0, 11));
+        let (lo, hi) = wilson_interval(990, 1000);
+        assert!(lo > 0.98 && hi < 0.996, "{lo} {hi}");
+        assert_eq!(wilson_interval(0, 0), (0.0, 1.0));
+    }
 
     fn problem(x: &[f32], y: &[bool], stride: usize) -> Logistic<'static> {
         let x: &'static [f32] = Box::leak(x.to_vec().into_boxed_slice());

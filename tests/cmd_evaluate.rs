@@ -24,6 +24,13 @@ fn the_estimate_is_consistent_and_close_to_the_real_f1() {
     assert!((n("precision") - tm / (tm + fm).max(1.0)).abs() < 1e-9, "{e}");
     assert!((n("recall") - tm / (tm + missed)).abs() < 1e-9, "{e}");
     assert!(n("max_f1") >= n("f1") && (0.0..=1.0).contains(&n("auprc")), "{e}");
+    // The 95% intervals hold their figure, and are as wide as the counts
+    // behind them allow (161 labeled matches: a few hundredths).
+    for (figure, interval) in [("precision", "precision_interval"), ("recall", "recall_interval")] {
+        let (lo, hi) = (e[interval][0].as_f64().unwrap(), e[interval][1].as_f64().unwrap());
+        assert!(lo <= n(figure) && n(figure) <= hi, "{figure} outside {lo}..{hi}: {e}");
+        assert!(hi - lo > 0.005 && hi - lo < 0.1, "{interval} {lo}..{hi}");
+    }
     assert!((0.0..=1.0).contains(&n("blocking_recall")));
     let importance = e["column_importance"].as_array().unwrap();
     let shares: Vec<f64> = importance.iter().map(|p| p[1].as_f64().unwrap()).collect();

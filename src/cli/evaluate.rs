@@ -47,7 +47,8 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         "estimated on the data ({} candidate pairs, weighted by the labels below): \
          precision {:.3}, recall {:.3}, F1 {:.3}\n\
          held-out estimate (5-fold cross-validation) over {} labeled pairs: {} matches, {} non-matches\n\
-         \x20 at threshold {:.3}: precision {:.3}, recall {:.3}, F1 {:.3}\n\
+         \x20 at threshold {:.3}: precision {:.3} ({:.2}–{:.2}), recall {:.3} ({:.2}–{:.2}), F1 {:.3} \
+         (95% intervals from {} predicted and {} labeled matches)\n\
          \x20 max F1 {:.3} (at threshold {:.3}); AUPRC {:.3}\n\
          \x20 confusion: {} matches found, {} missed, {} false matches, {} non-matches kept apart\n\
          \x20 blocking recall: {} of {} labeled matches are candidates ({:.3})\n\
@@ -61,8 +62,14 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         e.pairs - e.matches,
         e.threshold,
         e.precision,
+        e.precision_interval.0,
+        e.precision_interval.1,
         e.recall,
+        e.recall_interval.0,
+        e.recall_interval.1,
         e.f1,
+        c.true_matches + c.false_matches,
+        e.matches,
         e.max_f1,
         e.max_f1_threshold,
         e.auprc,
