@@ -931,7 +931,7 @@ mod tests {
         let mut holders = std::collections::HashMap::new();
         for (i, e) in email.iter().enumerate() {
             if !e.is_empty() {
-                holders.entry(e.to_lowercase()).or_insert_with(Vec::new).push(i);
+                holders.entry(e.as_str()).or_insert_with(Vec::new).push(i);
             }
         }
         let shared: Vec<&Vec<usize>> = holders.values().filter(|rows| rows.len() > 1).collect();
