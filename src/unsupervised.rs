@@ -877,9 +877,9 @@ mod tests {
             for k in 0..5u32 {
                 let i = (left * 5 + k) as usize;
                 rows.push(if k == 0 {
-                    [i % 13 != 0, i % 17 != 0, i % 7 != 0]
+                    [!i.is_multiple_of(13), !i.is_multiple_of(17), !i.is_multiple_of(7)]
                 } else {
-                    [i % 4 != 0, i % 6 != 1, i % 9 == 0]
+                    [!i.is_multiple_of(4), i % 6 != 1, i.is_multiple_of(9)]
                 });
                 pairs.push(CandidatePair { a: left, b: 1000 + left * 5 + k });
             }

@@ -699,7 +699,7 @@ pub(super) mod tests {
                     })))
                 };
                 let batch = RecordBatch::try_new(schema.clone(), (0..4).map(column).collect()).unwrap();
-                crate::read::Table::from_batch(&format!("people{t}"), batch)
+                crate::read::Table::from_batch(format!("people{t}"), batch)
             })
             .collect();
         let refs: Vec<&crate::read::Table> = tables.iter().collect();
