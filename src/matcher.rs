@@ -369,6 +369,12 @@ pub fn train_unsupervised(def: &TransformDef, tables: &[&Table]) -> Result<Match
         matches: expected,
         non_matches: candidates.len() - expected.min(candidates.len()),
         records: records.len(),
+        implied_columns: columns
+            .iter()
+            .zip(&fs.described)
+            .filter(|(_, &described)| described)
+            .map(|(c, _)| c.column.clone())
+            .collect(),
         ..TrainingSummary::default()
     };
     let mut model = MatchModel::from_weights(def, weights, intercept, summary);

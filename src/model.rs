@@ -281,6 +281,11 @@ pub struct TrainingSummary {
     pub training_accuracy: f64,
     /// Mean log-loss on the training pairs.
     pub training_log_loss: f64,
+    /// Columns weighed at nothing because another implies them among
+    /// pairs of distinct entities (a household's town, given its postcode:
+    /// see [`crate::unsupervised`]); learned without labels only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub implied_columns: Vec<String>,
 }
 
 /// A trained matcher: definition, features and weights.
@@ -374,6 +379,7 @@ impl MatchModel {
             threshold_range: threshold_range(&held_out, is_match, one_to_one_pairs),
             training_accuracy: right as f64 / is_match.len() as f64,
             training_log_loss: loss / is_match.len() as f64,
+            implied_columns: Vec::new(),
         };
         model.fingerprint = model.compute_fingerprint();
         Ok(model)

@@ -47,6 +47,16 @@
 //! public sets) and the free one, the sharper, stays: on 10k customers
 //! 0.93 against the anchored fit's 0.88.
 //!
+//! Columns are weighed as if independent, and among distinct entities some
+//! are not: two people of one household agree on the street, and so on the
+//! town, postcode and state, and often the surname; each agreement added
+//! its weight, and together they outweighed a different first name and
+//! date of birth. So once fitted, a column that another implies among the
+//! candidates the model is sure are not matches ([`described`]) weighs
+//! nothing: on 141k generated customers with households F1 without labels
+//! rose from 0.932 to 0.965; on the public sets none fell (CDDB, whose
+//! genre is described, 0.579 to 0.627; IMDb-TMDb, years, 0.844 to 0.845).
+//!
 //! Where links are one to one, a record has at most one match: each
 //! E-step scales the posteriors of a record's pairs to sum to at most 1.
 //! Without it, on Walmart-Amazon EM called a quarter of the candidates
@@ -124,6 +134,9 @@ pub struct FellegiSunter {
     /// Per column, the factor on its disagreement's log ratio: below 1
     /// where columns disagree together (see [`Self::together`]).
     pub disagreement_scale: Vec<f64>,
+    /// Per column, whether another column implies it among pairs of
+    /// distinct entities ([`described`]): it weighs nothing.
+    pub described: Vec<bool>,
 }
 
 /// The agreement levels of every row of `x`, row-major, one byte per
@@ -260,34 +273,30 @@ fn start_m(columns: &[ColumnLevels], ratio: f64) -> Vec<Vec<f64>> {
 }
 
 /// Per column `a`, the columns `a` implies: those agreeing exactly far
-/// more often ([`IMPLIED_LIFT`] times, and on over a fifth) among random
-/// pairs that agree exactly on `a` than among all random pairs, as a
-/// town implies its state. Pairs agreeing on two columns besides the
-/// two are left out of the count: they may be matches (on a small table
-/// many random pairs are), and matches agree on everything.
-/// (`random`: the random pairs' levels, as [`levels`] gives them.)
-fn implied(columns: &[ColumnLevels], random: &[u8]) -> Vec<Vec<bool>> {
+/// more often ([`IMPLIED_LIFT`] times, and on over `min_share` of them)
+/// among the pairs `among` that agree exactly on `a` than among random
+/// pairs, as a town implies its state. `counts(row, a, c)` says whether a pair
+/// agreeing on `a` counts for `c`. (Rows are pairs' levels, as [`levels`]
+/// gives them.)
+fn implied<'r>(
+    columns: &[ColumnLevels],
+    random: &[u8],
+    among: impl Iterator<Item = &'r [u8]>,
+    counts: impl Fn(&[u8], usize, usize) -> bool,
+    min_share: f64,
+) -> Vec<Vec<bool>> {
     let width = columns.len();
     let exact = |c: usize, l: u8| l != MISSING && l as usize == columns[c].levels;
-    let (mut present, mut agree) = (vec![0usize; width], vec![0usize; width]);
-    // [a][c]: random pairs agreeing on `a` (and on at most one column
-    // besides `a` and `c`), and those of them agreeing on `c` too.
+    let base = agreement_rates(columns, random);
+    // [a][c]: pairs agreeing on `a` that count for `c`, and those of them
+    // agreeing on `c` too.
     let mut given = vec![vec![0usize; width]; width];
     let mut both = vec![vec![0usize; width]; width];
-    for row in random.chunks(width) {
-        let agreeing = (0..width).filter(|&c| exact(c, row[c])).count();
-        for a in 0..width {
-            present[a] += usize::from(row[a] != MISSING);
-            if !exact(a, row[a]) {
-                continue;
-            }
-            agree[a] += 1;
-            for c in (0..width).filter(|&c| c != a) {
-                let on_c = exact(c, row[c]);
-                if agreeing - 1 - usize::from(on_c) < 2 {
-                    given[a][c] += 1;
-                    both[a][c] += usize::from(on_c);
-                }
+    for row in among {
+        for a in (0..width).filter(|&a| exact(a, row[a])) {
+            for c in (0..width).filter(|&c| c != a && counts(row, a, c)) {
+                given[a][c] += 1;
+                both[a][c] += usize::from(exact(c, row[c]));
             }
         }
     }
@@ -295,14 +304,65 @@ fn implied(columns: &[ColumnLevels], random: &[u8]) -> Vec<Vec<bool>> {
         .map(|a| {
             (0..width)
                 .map(|c| {
-                    if given[a][c] < IMPLIED_EVIDENCE {
-                        return false;
-                    }
-                    let share = both[a][c] as f64 / given[a][c] as f64;
-                    let base = (agree[c] as f64 / present[c].max(1) as f64).max(1e-6);
-                    share > 0.2 && share > IMPLIED_LIFT * base
+                    let share = both[a][c] as f64 / given[a][c].max(1) as f64;
+                    given[a][c] >= IMPLIED_EVIDENCE && share > min_share && share > IMPLIED_LIFT * base[c]
                 })
                 .collect()
+        })
+        .collect()
+}
+
+/// Per column, the share of random pairs (levels `random`) with both
+/// values that agree exactly.
+fn agreement_rates(columns: &[ColumnLevels], random: &[u8]) -> Vec<f64> {
+    let width = columns.len().max(1);
+    (0..columns.len())
+        .map(|c| {
+            let rows = || random.chunks(width);
+            let present = rows().filter(|row| row[c] != MISSING).count();
+            let agree = rows().filter(|row| row[c] as usize == columns[c].levels).count();
+            (agree as f64 / present.max(1) as f64).max(1e-6)
+        })
+        .collect()
+}
+
+/// Per column `a`, the columns `a` implies among random pairs (see
+/// [`implied`]). Pairs agreeing on two columns besides the two are left
+/// out of the count: they may be matches (on a small table many random
+/// pairs are), and matches agree on everything.
+fn implied_at_random(columns: &[ColumnLevels], random: &[u8]) -> Vec<Vec<bool>> {
+    let width = columns.len().max(1);
+    let exact = |c: usize, l: u8| l != MISSING && l as usize == columns[c].levels;
+    let counts = |row: &[u8], a: usize, c: usize| {
+        let others = (0..row.len()).filter(|&o| o != a && o != c && exact(o, row[o])).count();
+        others < 2
+    };
+    implied(columns, random, random.chunks(width), counts, 0.2)
+}
+
+/// Per column, whether another column implies it among the candidate
+/// pairs (levels `observed`) a model is sure are not matches (`posterior`
+/// below [`SURELY_NOT`]): those two distinct entities share, a household's
+/// address, its town, postcode and state, and often its surname. Such a
+/// column's agreement is no evidence of its own where the other agrees,
+/// and counted besides it, it would count one fact twice: on customers
+/// with households, the town and postcode outweighed a different first
+/// name and date of birth. Of two columns that imply each other, the one
+/// random pairs agree on less often is the evidence and the other is
+/// described. Weighing a column at nothing asks more than leaving it out
+/// of a rule's count ([`implied_at_random`]): it must agree on over half
+/// of the pairs (at a fifth, F1 without labels on 141k generated customers
+/// with households fell from 0.965 to 0.953).
+fn described(columns: &[ColumnLevels], random: &[u8], observed: &[u8], posterior: &[f64]) -> Vec<bool> {
+    let width = columns.len().max(1);
+    let sure_not =
+        observed.chunks(width).zip(posterior).filter(|&(_, &p)| p < SURELY_NOT).map(|(row, _)| row);
+    let implied = implied(columns, random, sure_not, |row: &[u8], _, c| row[c] != MISSING, 0.5);
+    let rate = agreement_rates(columns, random);
+    (0..columns.len())
+        .map(|c| {
+            (0..columns.len())
+                .any(|a| a != c && implied[a][c] && (!implied[c][a] || (rate[a], a) < (rate[c], c)))
         })
         .collect()
 }
@@ -312,7 +372,29 @@ impl FellegiSunter {
     /// `random` record pairs; `one_to_one`: the candidates' record pairs,
     /// when links are one to one; `agreeing`: the feature vectors of pairs
     /// drawn from all whose values agree exactly on the given columns.
+    /// The fitted model then marks the columns it [`described`].
     pub fn fit(
+        columns: &[ColumnLevels],
+        candidates: &FeatureMatrix,
+        random: &FeatureMatrix,
+        one_to_one: Option<&[CandidatePair]>,
+        agreeing: &dyn Fn(&[usize]) -> FeatureMatrix,
+    ) -> FellegiSunter {
+        let mut model = FellegiSunter::fit_em(columns, candidates, random, one_to_one, agreeing);
+        let all = vec![true; columns.len()];
+        let random = levels(columns, random, &all).0;
+        let (observed, tf) = levels(columns, candidates, &all);
+        let posterior: Vec<f64> = observed
+            .chunks(columns.len().max(1))
+            .zip(&tf)
+            .map(|(row, &tf)| model.posterior_of(row, tf, &all))
+            .collect();
+        model.described = described(columns, &random, &observed, &posterior);
+        model
+    }
+
+    /// EM, as the module documentation tells: the first columns, then all.
+    fn fit_em(
         columns: &[ColumnLevels],
         candidates: &FeatureMatrix,
         random: &FeatureMatrix,
@@ -340,8 +422,13 @@ impl FellegiSunter {
         let (observed, tf) = levels(columns, candidates, &first);
         let free = FellegiSunter::best_start(columns, &u, &observed, &tf, &first, one_each, Hold::Nothing);
         let anchored = FellegiSunter::anchored_m(columns, &u, &first, &random, agreeing).map(|m| {
-            let mut model =
-                FellegiSunter { lambda: 0.1, m, u: u.clone(), disagreement_scale: vec![1.0; width] };
+            let mut model = FellegiSunter {
+                lambda: 0.1,
+                m,
+                u: u.clone(),
+                disagreement_scale: vec![1.0; width],
+                described: vec![false; width],
+            };
             model.em(columns, &observed, &tf, &first, one_each, Hold::M(&first));
             model
         });
@@ -427,7 +514,7 @@ impl FellegiSunter {
             [a, b, c] => vec![vec![a, b], vec![a, c], vec![b, c]],
             _ => return None,
         };
-        let implied = implied(columns, random);
+        let implied = implied_at_random(columns, random);
         let mut m = start_m(columns, STARTS[1]);
         let mut sum: Vec<Vec<f64>> = columns.iter().map(|c| vec![0.0; c.levels + 1]).collect();
         let mut estimates = vec![0usize; width];
@@ -472,8 +559,13 @@ impl FellegiSunter {
         // In parallel: EM is the whole cost of training without labels.
         let fits = STARTS.par_iter().map(|&ratio| {
             let m = start_m(columns, ratio);
-            let mut model =
-                FellegiSunter { lambda: 0.1, m, u: u.to_vec(), disagreement_scale: vec![1.0; columns.len()] };
+            let mut model = FellegiSunter {
+                lambda: 0.1,
+                m,
+                u: u.to_vec(),
+                disagreement_scale: vec![1.0; columns.len()],
+                described: vec![false; columns.len()],
+            };
             model.em(columns, observed, tf, counted, one_each, hold);
             (model.log_likelihood(observed, tf, counted), model)
         });
@@ -671,21 +763,22 @@ impl FellegiSunter {
         }
     }
 
-    /// P(match) of each row of `x`.
+    /// P(match) of each row of `x`, as the model's [`weights`](Self::weights)
+    /// give it (a described column counts for nothing).
     pub fn posteriors(&self, columns: &[ColumnLevels], x: &FeatureMatrix) -> Vec<f64> {
-        let all = vec![true; columns.len()];
-        let (levels, tf) = levels(columns, x, &all);
+        let counted: Vec<bool> = self.described.iter().map(|&d| !d).collect();
+        let (levels, tf) = levels(columns, x, &counted);
         levels
             .chunks(columns.len().max(1))
             .zip(&tf)
-            .map(|(row, &tf)| self.posterior_of(row, tf, &all))
+            .map(|(row, &tf)| self.posterior_of(row, tf, &counted))
             .collect()
     }
 
     /// The model as weights of the comparison features (`stride` of them)
     /// and an intercept: a column's `present` weighs the log ratio of a
     /// disagreement, each level indicator what its level adds to the one
-    /// below, `tf` 1; other features 0.
+    /// below, `tf` 1; a described column's features and other features 0.
     pub fn weights(
         &self,
         columns: &[ColumnLevels],
@@ -694,6 +787,9 @@ impl FellegiSunter {
     ) -> (Vec<f64>, f64) {
         let mut w = vec![0.0; stride];
         for (c, col) in columns.iter().enumerate() {
+            if self.described[c] {
+                continue;
+            }
             let ratio = |l: usize| self.ratio(c, l);
             w[col.present] = ratio(0);
             for l in 1..=col.levels {
@@ -926,6 +1022,7 @@ mod tests {
                 m: vec![vec![0.1, 0.9]; 3],
                 u: vec![vec![0.9, 0.1]; 3],
                 disagreement_scale: vec![1.0; 3],
+                described: vec![false; 3],
             };
             fs.together(&observed, &posterior, &[0, 1, 2]);
             fs.disagreement_scale[0]
@@ -1003,6 +1100,50 @@ mod tests {
     /// A town implies its state: random pairs in one town share the
     /// state, whatever else they share; a first name implies nothing.
     #[test]
+    fn a_column_distinct_entities_share_with_another_is_described() {
+        // Columns: first name, postcode, town.
+        let columns = yes_no_columns(&[false; 3]);
+        let mut rng = crate::rng::Rng::new(3);
+        let random =
+            yes_no_pairs((0..100_000).map(|_| [rng.chance(0.004), rng.chance(0.0005), rng.chance(0.002)]));
+        // Neighbours (one postcode, so one town) and namesakes elsewhere,
+        // a tenth of them in one town.
+        let candidates = yes_no_pairs((0..1000).map(|i| {
+            if i % 2 == 0 {
+                [false, true, true]
+            } else {
+                [true, false, i % 10 == 1]
+            }
+        }));
+        let all = [true; 3];
+        let (random, observed) = (levels(&columns, &random, &all).0, levels(&columns, &candidates, &all).0);
+        // Postcode and town imply each other among pairs the model is sure
+        // are of two people; the rarer agreement, the postcode, is the
+        // evidence.
+        assert_eq!(described(&columns, &random, &observed, &[0.001; 1000]), [false, false, true]);
+        // Among pairs it takes for matches, agreeing together is no sign.
+        assert_eq!(described(&columns, &random, &observed, &[0.9; 1000]), [false; 3]);
+    }
+
+    #[test]
+    fn a_described_column_weighs_nothing() {
+        let columns = yes_no_columns(&[false; 2]);
+        let fs = FellegiSunter {
+            lambda: 0.1,
+            m: vec![vec![0.1, 0.9]; 2],
+            u: vec![vec![0.99, 0.01]; 2],
+            disagreement_scale: vec![1.0; 2],
+            described: vec![false, true],
+        };
+        let (w, _) = fs.weights(&columns, 4, &[]);
+        assert!(w[0] < -2.0 && w[1] > 4.0, "{w:?}");
+        assert_eq!(&w[2..], [0.0, 0.0]);
+        let pairs = yes_no_pairs([[true, true], [true, false]]);
+        let p = fs.posteriors(&columns, &pairs);
+        assert!((p[0] - p[1]).abs() < 1e-12, "{p:?}");
+    }
+
+    #[test]
     fn a_column_that_follows_from_another_is_implied() {
         let columns = yes_no_columns(&[false; 3]);
         // Columns: first name, town, state.
@@ -1011,7 +1152,7 @@ mod tests {
             let town = rng.chance(0.002);
             [rng.chance(0.004), town, town || rng.chance(0.02)]
         }));
-        let implied = implied(&columns, &levels(&columns, &random, &[true; 3]).0);
+        let implied = implied_at_random(&columns, &levels(&columns, &random, &[true; 3]).0);
         assert!(implied[1][2], "town implies state");
         assert!(!implied[0].contains(&true) && !implied[2][1], "{implied:?}");
     }

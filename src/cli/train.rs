@@ -72,6 +72,12 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         args.output.display(),
         start.elapsed().as_secs_f64()
     ));
+    if !t.implied_columns.is_empty() {
+        global.say(format!(
+            "weighed at nothing, as other columns imply them among distinct entities: {}",
+            t.implied_columns.join(", ")
+        ));
+    }
     global.emit(serde_json::json!({
         "output": args.output,
         "training": t,
