@@ -275,19 +275,18 @@ fn start_m(columns: &[ColumnLevels], ratio: f64) -> Vec<Vec<f64>> {
 /// Per column `a`, the columns `a` implies: those agreeing exactly far
 /// more often ([`IMPLIED_LIFT`] times, and on over `min_share` of them)
 /// among the pairs `among` that agree exactly on `a` than among random
-/// pairs, as a town implies its state. `counts(row, a, c)` says whether a pair
-/// agreeing on `a` counts for `c`. (Rows are pairs' levels, as [`levels`]
-/// gives them.)
+/// pairs (`base`: [`agreement_rates`]), as a town implies its state.
+/// `counts(row, a, c)` says whether a pair agreeing on `a` counts for `c`.
+/// (Rows are pairs' levels, as [`levels`] gives them.)
 fn implied<'r>(
     columns: &[ColumnLevels],
-    random: &[u8],
+    base: &[f64],
     among: impl Iterator<Item = &'r [u8]>,
     counts: impl Fn(&[u8], usize, usize) -> bool,
     min_share: f64,
 ) -> Vec<Vec<bool>> {
     let width = columns.len();
     let exact = |c: usize, l: u8| l != MISSING && l as usize == columns[c].levels;
-    let base = agreement_rates(columns, random);
     // [a][c]: pairs agreeing on `a` that count for `c`, and those of them
     // agreeing on `c` too.
     let mut given = vec![vec![0usize; width]; width];
@@ -337,7 +336,7 @@ fn implied_at_random(columns: &[ColumnLevels], random: &[u8]) -> Vec<Vec<bool>> 
         let others = (0..row.len()).filter(|&o| o != a && o != c && exact(o, row[o])).count();
         others < 2
     };
-    implied(columns, random, random.chunks(width), counts, 0.2)
+    implied(columns, &agreement_rates(columns, random), random.chunks(width), counts, 0.2)
 }
 
 /// Per column, whether another column implies it among the candidate
@@ -357,8 +356,8 @@ fn described(columns: &[ColumnLevels], random: &[u8], observed: &[u8], posterior
     let width = columns.len().max(1);
     let sure_not =
         observed.chunks(width).zip(posterior).filter(|&(_, &p)| p < SURELY_NOT).map(|(row, _)| row);
-    let implied = implied(columns, random, sure_not, |row: &[u8], _, c| row[c] != MISSING, 0.5);
     let rate = agreement_rates(columns, random);
+    let implied = implied(columns, &rate, sure_not, |row: &[u8], _, c| row[c] != MISSING, 0.5);
     (0..columns.len())
         .map(|c| {
             (0..columns.len())
@@ -380,9 +379,9 @@ impl FellegiSunter {
         one_to_one: Option<&[CandidatePair]>,
         agreeing: &dyn Fn(&[usize]) -> FeatureMatrix,
     ) -> FellegiSunter {
-        let mut model = FellegiSunter::fit_em(columns, candidates, random, one_to_one, agreeing);
         let all = vec![true; columns.len()];
         let random = levels(columns, random, &all).0;
+        let mut model = FellegiSunter::fit_em(columns, candidates, &random, one_to_one, agreeing);
         let (observed, tf) = levels(columns, candidates, &all);
         let posterior: Vec<f64> = observed
             .chunks(columns.len().max(1))
@@ -393,18 +392,18 @@ impl FellegiSunter {
         model
     }
 
-    /// EM, as the module documentation tells: the first columns, then all.
+    /// EM, as the module documentation tells: the first columns, then all
+    /// (`random`: the random pairs' levels).
     fn fit_em(
         columns: &[ColumnLevels],
         candidates: &FeatureMatrix,
-        random: &FeatureMatrix,
+        random: &[u8],
         one_to_one: Option<&[CandidatePair]>,
         agreeing: &dyn Fn(&[usize]) -> FeatureMatrix,
     ) -> FellegiSunter {
         let width = columns.len();
         let all = vec![true; width];
-        let random = levels(columns, random, &all).0;
-        let u = frequencies(&random, ones(columns), |_, _| 1.0);
+        let u = frequencies(random, ones(columns), |_, _| 1.0);
         // Only columns whose exact agreement is rare among random pairs
         // say who is who; EM finds the matches with them alone, or it may
         // take a class such as "same genre, category and year" (CDDB) for
@@ -421,7 +420,7 @@ impl FellegiSunter {
         let one_each = one_each.as_ref();
         let (observed, tf) = levels(columns, candidates, &first);
         let free = FellegiSunter::best_start(columns, &u, &observed, &tf, &first, one_each, Hold::Nothing);
-        let anchored = FellegiSunter::anchored_m(columns, &u, &first, &random, agreeing).map(|m| {
+        let anchored = FellegiSunter::anchored_m(columns, &u, &first, random, agreeing).map(|m| {
             let mut model = FellegiSunter {
                 lambda: 0.1,
                 m,
