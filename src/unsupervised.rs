@@ -272,6 +272,11 @@ fn start_m(columns: &[ColumnLevels], ratio: f64) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// Whether `level` (of `column`, as [`levels`] gives it) is exact agreement.
+fn exact(column: &ColumnLevels, level: u8) -> bool {
+    level != MISSING && level as usize == column.levels
+}
+
 /// Per column `a`, the columns `a` implies: those agreeing exactly far
 /// more often ([`IMPLIED_LIFT`] times, and on over `min_share` of them)
 /// among the pairs `among` that agree exactly on `a` than among random
@@ -286,7 +291,7 @@ fn implied<'r>(
     min_share: f64,
 ) -> Vec<Vec<bool>> {
     let width = columns.len();
-    let exact = |c: usize, l: u8| l != MISSING && l as usize == columns[c].levels;
+    let exact = |c: usize, l: u8| exact(&columns[c], l);
     // [a][c]: pairs agreeing on `a` that count for `c`, and those of them
     // agreeing on `c` too.
     let mut given = vec![vec![0usize; width]; width];
@@ -319,7 +324,7 @@ fn agreement_rates(columns: &[ColumnLevels], random: &[u8]) -> Vec<f64> {
         .map(|c| {
             let rows = || random.chunks(width);
             let present = rows().filter(|row| row[c] != MISSING).count();
-            let agree = rows().filter(|row| row[c] as usize == columns[c].levels).count();
+            let agree = rows().filter(|row| exact(&columns[c], row[c])).count();
             (agree as f64 / present.max(1) as f64).max(1e-6)
         })
         .collect()
@@ -331,9 +336,8 @@ fn agreement_rates(columns: &[ColumnLevels], random: &[u8]) -> Vec<f64> {
 /// pairs are), and matches agree on everything.
 fn implied_at_random(columns: &[ColumnLevels], random: &[u8]) -> Vec<Vec<bool>> {
     let width = columns.len().max(1);
-    let exact = |c: usize, l: u8| l != MISSING && l as usize == columns[c].levels;
     let counts = |row: &[u8], a: usize, c: usize| {
-        let others = (0..row.len()).filter(|&o| o != a && o != c && exact(o, row[o])).count();
+        let others = (0..row.len()).filter(|&o| o != a && o != c && exact(&columns[o], row[o])).count();
         others < 2
     };
     implied(columns, &agreement_rates(columns, random), random.chunks(width), counts, 0.2)
