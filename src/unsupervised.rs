@@ -447,7 +447,8 @@ impl FellegiSunter {
         // calls matches are pairs the first fit was sure were not, it has
         // found another class (on CDDB "same genre", on customers "same
         // household"). The first fit then stands, and the other columns
-        // are weighed by the matches it found, together: on customers, a
+        // are weighed by the matches it found. Whichever stands, the other
+        // columns' disagreements are weighed together: on customers, a
         // move changes address, phone, postcode and state at once.
         let mut decided: Vec<f64> =
             observed.chunks(width).zip(&tf).map(|(row, &tf)| model.posterior_of(row, tf, &first)).collect();
@@ -455,6 +456,7 @@ impl FellegiSunter {
             one_each.apply(&mut decided);
         }
         let (observed, tf) = levels(columns, candidates, &all);
+        let rest: Vec<usize> = (0..width).filter(|&c| !first[c]).collect();
         if !anchored {
             let found = model.clone();
             model.em(columns, &observed, &tf, &all, one_each, Hold::Nothing);
@@ -472,6 +474,7 @@ impl FellegiSunter {
                 .filter(|&c| first[c])
                 .all(|c| model.spread(c) >= SPREAD_KEPT * found.spread(c) || found.spread(c) < 1.0);
             if kept && overturned <= OVERTURNED * model.lambda * decided.len() as f64 {
+                model.together(&observed, &decided, &rest);
                 return model;
             }
             model = found;
@@ -479,7 +482,6 @@ impl FellegiSunter {
         let prior = model.prior(columns, &all);
         let present = FellegiSunter::present(&observed, &all);
         model.m_step(columns, &observed, &decided, &all, &present, &prior, Hold::Nothing);
-        let rest: Vec<usize> = (0..width).filter(|&c| !first[c]).collect();
         model.together(&observed, &decided, &rest);
         model
     }
@@ -1032,6 +1034,36 @@ mod tests {
         };
         let (together, apart) = (scale(true), scale(false));
         assert!(together < 0.6 && apart > 0.8, "together {together}, apart {apart}");
+    }
+
+    /// Customers: first name, date of birth, surname (the person's own),
+    /// address, postcode and phone (a household's). A third of the
+    /// matches moved: the three place columns disagree at once. EM over
+    /// all columns stands here (it overturns nothing), and a move still
+    /// counts once: a match that moved, with a first name spelt
+    /// differently, is a match.
+    #[test]
+    fn a_move_counts_once_when_all_columns_are_fitted() {
+        let columns = yes_no_columns(&[false, false, false, true, true, true]);
+        let mut rng = crate::rng::Rng::new(3);
+        let candidates = yes_no_pairs((0..6000).map(|i| {
+            if i % 4 == 0 {
+                let stayed = i % 12 != 0;
+                let own = [rng.chance(0.8), rng.chance(0.9), rng.chance(0.9)];
+                [own[0], own[1], own[2], stayed && rng.chance(0.95), stayed && rng.chance(0.95), stayed]
+            } else {
+                let p = [0.05, 0.01, 0.2, 0.02, 0.1, 0.01];
+                std::array::from_fn::<bool, 6, _>(|c| rng.chance(p[c]))
+            }
+        }));
+        let random =
+            yes_no_pairs((0..6000).map(|i| {
+                [i % 100 == 0, i % 300 == 1, i % 150 == 2, i % 500 == 3, i % 200 == 4, i % 700 == 5]
+            }));
+        let fs = FellegiSunter::fit(&columns, &candidates, &random, None, &no_rules);
+        let moved = yes_no_pairs([[false, true, true, false, false, false]]);
+        let p = fs.posteriors(&columns, &moved)[0];
+        assert!(p > 0.5, "a match that moved: {p}, scales {:?}", fs.disagreement_scale);
     }
 
     /// Four yes/no columns, as on customers: first name, surname, date of
