@@ -1132,8 +1132,6 @@ mod tests {
         assert!((0.1..0.3).contains(&fs.lambda), "λ {}", fs.lambda);
     }
 
-    /// A town implies its state: random pairs in one town share the
-    /// state, whatever else they share; a first name implies nothing.
     #[test]
     fn a_column_distinct_entities_share_with_another_is_described() {
         // Columns: first name, postcode, town.
@@ -1178,6 +1176,8 @@ mod tests {
         assert!((p[0] - p[1]).abs() < 1e-12, "{p:?}");
     }
 
+    /// A town implies its state: random pairs in one town share the
+    /// state, whatever else they share; a first name implies nothing.
     #[test]
     fn a_column_that_follows_from_another_is_implied() {
         let columns = yes_no_columns(&[false; 3]);
