@@ -334,13 +334,13 @@ fn agreement_rates(columns: &[ColumnLevels], random: &[u8]) -> Vec<f64> {
 /// [`implied`]). Pairs agreeing on two columns besides the two are left
 /// out of the count: they may be matches (on a small table many random
 /// pairs are), and matches agree on everything.
-fn implied_at_random(columns: &[ColumnLevels], random: &[u8]) -> Vec<Vec<bool>> {
+fn implied_at_random(columns: &[ColumnLevels], random: &[u8], rate: &[f64]) -> Vec<Vec<bool>> {
     let width = columns.len().max(1);
     let counts = |row: &[u8], a: usize, c: usize| {
         let others = (0..row.len()).filter(|&o| o != a && o != c && exact(&columns[o], row[o])).count();
         others < 2
     };
-    implied(columns, &agreement_rates(columns, random), random.chunks(width), counts, 0.2)
+    implied(columns, rate, random.chunks(width), counts, 0.2)
 }
 
 /// Per column, whether another column implies it among the candidate
@@ -356,12 +356,11 @@ fn implied_at_random(columns: &[ColumnLevels], random: &[u8]) -> Vec<Vec<bool>> 
 /// of a rule's count ([`implied_at_random`]): it must agree on over half
 /// of the pairs (at a fifth, F1 without labels on 141k generated customers
 /// with households fell from 0.965 to 0.953).
-fn described(columns: &[ColumnLevels], random: &[u8], observed: &[u8], posterior: &[f64]) -> Vec<bool> {
+fn described(columns: &[ColumnLevels], rate: &[f64], observed: &[u8], posterior: &[f64]) -> Vec<bool> {
     let width = columns.len().max(1);
     let sure_not =
         observed.chunks(width).zip(posterior).filter(|&(_, &p)| p < SURELY_NOT).map(|(row, _)| row);
-    let rate = agreement_rates(columns, random);
-    let implied = implied(columns, &rate, sure_not, |row: &[u8], _, c| row[c] != MISSING, 0.5);
+    let implied = implied(columns, rate, sure_not, |row: &[u8], _, c| row[c] != MISSING, 0.5);
     (0..columns.len())
         .map(|c| {
             (0..columns.len())
@@ -385,23 +384,29 @@ impl FellegiSunter {
     ) -> FellegiSunter {
         let all = vec![true; columns.len()];
         let random = levels(columns, random, &all).0;
-        let mut model = FellegiSunter::fit_em(columns, candidates, &random, one_to_one, agreeing);
-        let (observed, tf) = levels(columns, candidates, &all);
+        let rate = agreement_rates(columns, &random);
+        let observed = levels(columns, candidates, &all);
+        let mut model =
+            FellegiSunter::fit_em(columns, candidates, &observed, &random, &rate, one_to_one, agreeing);
+        let (observed, tf) = observed;
         let posterior: Vec<f64> = observed
             .chunks(columns.len().max(1))
             .zip(&tf)
             .map(|(row, &tf)| model.posterior_of(row, tf, &all))
             .collect();
-        model.described = described(columns, &random, &observed, &posterior);
+        model.described = described(columns, &rate, &observed, &posterior);
         model
     }
 
     /// EM, as the module documentation tells: the first columns, then all
-    /// (`random`: the random pairs' levels).
+    /// (`levelled`: the candidates' [`levels`] over all columns; `random`:
+    /// the random pairs' levels, `rate` their [`agreement_rates`]).
     fn fit_em(
         columns: &[ColumnLevels],
         candidates: &FeatureMatrix,
+        levelled: &(Vec<u8>, Vec<f64>),
         random: &[u8],
+        rate: &[f64],
         one_to_one: Option<&[CandidatePair]>,
         agreeing: &dyn Fn(&[usize]) -> FeatureMatrix,
     ) -> FellegiSunter {
@@ -424,7 +429,7 @@ impl FellegiSunter {
         let one_each = one_each.as_ref();
         let (observed, tf) = levels(columns, candidates, &first);
         let free = FellegiSunter::best_start(columns, &u, &observed, &tf, &first, one_each, Hold::Nothing);
-        let anchored = FellegiSunter::anchored_m(columns, &u, &first, random, agreeing).map(|m| {
+        let anchored = FellegiSunter::anchored_m(columns, &u, &first, random, rate, agreeing).map(|m| {
             let mut model = FellegiSunter {
                 lambda: 0.1,
                 m,
@@ -455,14 +460,14 @@ impl FellegiSunter {
         if let Some(one_each) = one_each {
             one_each.apply(&mut decided);
         }
-        let (observed, tf) = levels(columns, candidates, &all);
+        let (observed, tf) = (levelled.0.as_slice(), levelled.1.as_slice());
         let rest: Vec<usize> = (0..width).filter(|&c| !first[c]).collect();
         if !anchored {
             let found = model.clone();
-            model.em(columns, &observed, &tf, &all, one_each, Hold::Nothing);
+            model.em(columns, observed, tf, &all, one_each, Hold::Nothing);
             let overturned: f64 = observed
                 .chunks(width)
-                .zip(&tf)
+                .zip(tf)
                 .zip(&decided)
                 .filter(|&(_, &p)| p < SURELY_NOT)
                 .map(|((row, &tf), _)| model.posterior_of(row, tf, &all))
@@ -474,15 +479,15 @@ impl FellegiSunter {
                 .filter(|&c| first[c])
                 .all(|c| model.spread(c) >= SPREAD_KEPT * found.spread(c) || found.spread(c) < 1.0);
             if kept && overturned <= OVERTURNED * model.lambda * decided.len() as f64 {
-                model.together(&observed, &decided, &rest);
+                model.together(observed, &decided, &rest);
                 return model;
             }
             model = found;
         }
         let prior = model.prior(columns, &all);
-        let present = FellegiSunter::present(&observed, &all);
-        model.m_step(columns, &observed, &decided, &all, &present, &prior, Hold::Nothing);
-        model.together(&observed, &decided, &rest);
+        let present = FellegiSunter::present(observed, &all);
+        model.m_step(columns, observed, &decided, &all, &present, &prior, Hold::Nothing);
+        model.together(observed, &decided, &rest);
         model
     }
 
@@ -505,6 +510,7 @@ impl FellegiSunter {
         u: &[Vec<f64>],
         first: &[bool],
         random: &[u8],
+        rate: &[f64],
         agreeing: &dyn Fn(&[usize]) -> FeatureMatrix,
     ) -> Option<Vec<Vec<f64>>> {
         let width = columns.len();
@@ -519,7 +525,7 @@ impl FellegiSunter {
             [a, b, c] => vec![vec![a, b], vec![a, c], vec![b, c]],
             _ => return None,
         };
-        let implied = implied_at_random(columns, random);
+        let implied = implied_at_random(columns, random, rate);
         let mut m = start_m(columns, STARTS[1]);
         let mut sum: Vec<Vec<f64>> = columns.iter().map(|c| vec![0.0; c.levels + 1]).collect();
         let mut estimates = vec![0usize; width];
@@ -1095,13 +1101,14 @@ mod tests {
         let random = levels(&columns, &random, &[true; 4]).0;
         let u = frequencies(&random, ones(&columns), |_, _| 1.0);
         let first = [true, true, true, false];
-        let m =
-            FellegiSunter::anchored_m(&columns, &u, &first, &random, &agreeing).expect("three first columns");
+        let rate = agreement_rates(&columns, &random);
+        let m = FellegiSunter::anchored_m(&columns, &u, &first, &random, &rate, &agreeing)
+            .expect("three first columns");
         for c in 0..3 {
             assert!((m[c][1] - M[c]).abs() < 0.08, "column {c}: m {:.3}, truth {}", m[c][1], M[c]);
         }
         // Without pairs for the rules (a small table), no anchored m.
-        assert!(FellegiSunter::anchored_m(&columns, &u, &first, &random, &no_rules).is_none());
+        assert!(FellegiSunter::anchored_m(&columns, &u, &first, &random, &rate, &no_rules).is_none());
     }
 
     /// Candidates where free EM finds another class: a fifth are matches,
@@ -1150,12 +1157,13 @@ mod tests {
         }));
         let all = [true; 3];
         let (random, observed) = (levels(&columns, &random, &all).0, levels(&columns, &candidates, &all).0);
+        let rate = agreement_rates(&columns, &random);
         // Postcode and town imply each other among pairs the model is sure
         // are of two people; the rarer agreement, the postcode, is the
         // evidence.
-        assert_eq!(described(&columns, &random, &observed, &[0.001; 1000]), [false, false, true]);
+        assert_eq!(described(&columns, &rate, &observed, &[0.001; 1000]), [false, false, true]);
         // Among pairs it takes for matches, agreeing together is no sign.
-        assert_eq!(described(&columns, &random, &observed, &[0.9; 1000]), [false; 3]);
+        assert_eq!(described(&columns, &rate, &observed, &[0.9; 1000]), [false; 3]);
     }
 
     #[test]
@@ -1187,7 +1195,8 @@ mod tests {
             let town = rng.chance(0.002);
             [rng.chance(0.004), town, town || rng.chance(0.02)]
         }));
-        let implied = implied_at_random(&columns, &levels(&columns, &random, &[true; 3]).0);
+        let random = levels(&columns, &random, &[true; 3]).0;
+        let implied = implied_at_random(&columns, &random, &agreement_rates(&columns, &random));
         assert!(implied[1][2], "town implies state");
         assert!(!implied[0].contains(&true) && !implied[2][1], "{implied:?}");
     }
