@@ -67,7 +67,11 @@ fn has_tf(kind: ColumnKind) -> bool {
     !matches!(kind, ColumnKind::Number | ColumnKind::Ignore)
 }
 
-/// Similarity thresholds of the text levels `weak` … `close`.
+/// Similarity thresholds of the text levels `weak` … `close`. The
+/// similarity is the idf cosine of the words with soft token matching
+/// ([`TokenSets::soft_cosine`](crate::record::TokenSets::soft_cosine): a
+/// misspelt word still agrees), or on short values their Levenshtein
+/// similarity where that is higher.
 const TEXT_LEVELS: [f32; 4] = [0.35, 0.55, 0.75, 0.9];
 /// Values longer than this are compared by their words only (character
 /// similarities cost too much and say little on long text).
@@ -365,7 +369,7 @@ fn compare_column(
         }
         ColumnKind::Text => {
             let tokens = column.tokens().expect("text has tokens");
-            let cos = tokens.cosine(ia, ib);
+            let cos = tokens.soft_cosine(ia, ib);
             sims.copy_from_slice(&[
                 chars(jw, cos),
                 chars(lev, cos),

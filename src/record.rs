@@ -161,6 +161,8 @@ pub struct TokenSets {
     idf: Vec<f32>,
     /// Euclidean norm of each record's idf vector.
     norms: Vec<f32>,
+    /// Whether a token may be soft-matched ([`TokenSets::soft_cosine`]).
+    soft: Vec<bool>,
 }
 
 impl TokenSets {
@@ -242,6 +244,9 @@ impl TokenSets {
     fn finish(&mut self) {
         let n = self.ends.len().max(1) as f32;
         self.idf = self.df.iter().map(|&df| (1.0 + n / df as f32).ln()).collect();
+        self.soft = (self.vocab.iter())
+            .map(|w| w.chars().count() >= SOFT_WORD && !w.chars().any(char::is_numeric))
+            .collect();
         self.norms = (0..self.ends.len())
             .into_par_iter()
             .map(|i| self.get(i).iter().map(|&t| self.idf[t as usize].powi(2)).sum::<f32>().sqrt())
@@ -295,6 +300,66 @@ impl TokenSets {
         (dot / (na * nb)).min(1.0)
     }
 
+    /// [`cosine`](Self::cosine) with soft token matching: a word of one
+    /// record missing from the other still counts as shared with an
+    /// unshared word there one edit away (both of at least
+    /// [`SOFT_WORD`] characters, neither with a digit: codes that differ
+    /// by one character name different things), weighted by both words' idf. A misspelt
+    /// or inflected word ("customes" / "customer", "implementations" /
+    /// "implementation") then costs a long title little, as it costs a
+    /// short one under a character measure. Each word is matched at most
+    /// once; records with many unshared words on both sides (more than
+    /// [`SOFT_PAIRS`] word pairs to try) keep the plain cosine.
+    pub fn soft_cosine(&self, a: usize, b: usize) -> f32 {
+        let (na, nb) = (self.norms[a], self.norms[b]);
+        if na == 0.0 || nb == 0.0 {
+            return 0.0;
+        }
+        let (ta, tb) = (self.get(a), self.get(b));
+        // One merge: the shared words' mass and each side's unshared
+        // soft-matchable words (at most SOFT_PAIRS of them).
+        let (mut only_a, mut only_b) = ([0u32; SOFT_PAIRS], [0u32; SOFT_PAIRS]);
+        let (mut ka, mut kb) = (0, 0);
+        let keep = |t: u32, only: &mut [u32; SOFT_PAIRS], k: &mut usize| {
+            if self.soft[t as usize] {
+                if *k < SOFT_PAIRS {
+                    only[*k] = t;
+                }
+                *k += 1;
+            }
+        };
+        let mut dot = 0.0f32;
+        let (mut i, mut j) = (0, 0);
+        while i < ta.len() || j < tb.len() {
+            if i < ta.len() && j < tb.len() && ta[i] == tb[j] {
+                dot += self.idf[ta[i] as usize].powi(2);
+                i += 1;
+                j += 1;
+            } else if j == tb.len() || (i < ta.len() && ta[i] < tb[j]) {
+                keep(ta[i], &mut only_a, &mut ka);
+                i += 1;
+            } else {
+                keep(tb[j], &mut only_b, &mut kb);
+                j += 1;
+            }
+        }
+        if ka > 0 && kb > 0 && ka * kb <= SOFT_PAIRS {
+            let only_b = &mut only_b[..kb];
+            let mut free = kb;
+            for &t in &only_a[..ka] {
+                let word = self.vocab[t as usize].as_str();
+                if let Some(at) =
+                    only_b[..free].iter().position(|&u| one_edit_apart(word, &self.vocab[u as usize]))
+                {
+                    dot += self.idf[t as usize] * self.idf[only_b[at] as usize];
+                    free -= 1;
+                    only_b.swap(at, free);
+                }
+            }
+        }
+        (dot / (na * nb)).min(1.0)
+    }
+
     /// Idf-weighted containment of the smaller token set of `a` and `b` in
     /// the other, in [0, 1]: 1 when every word of one is in the other.
     pub fn containment(&self, a: usize, b: usize) -> f32 {
@@ -315,6 +380,60 @@ impl TokenSets {
         }
         let common = merge_common(ta, tb).count();
         common as f32 / (ta.len() + tb.len() - common) as f32
+    }
+}
+
+/// Words shorter than this are not soft-matched (one edit turns a short
+/// word into another word: "data" / "date").
+pub const SOFT_WORD: usize = 5;
+/// Longer words (in characters, outside ASCII) are not soft-matched.
+const SOFT_WORD_MAX: usize = 48;
+/// The most word pairs [`TokenSets::soft_cosine`] tries for one pair of
+/// records (and the most unshared words it keeps of each).
+pub const SOFT_PAIRS: usize = 64;
+
+/// Whether `a` and `b` differ by exactly one insertion, deletion,
+/// substitution or swap of adjacent characters.
+fn one_edit_apart(a: &str, b: &str) -> bool {
+    if a.len().abs_diff(b.len()) > 2 {
+        return false; // more than one character apart, whatever their widths
+    }
+    if a.is_ascii() && b.is_ascii() {
+        one_edit(a.as_bytes(), b.as_bytes())
+    } else {
+        // On the stack: comparing pairs allocates nothing.
+        let chars = |w: &str| {
+            let mut out = ['\0'; SOFT_WORD_MAX];
+            let mut n = 0;
+            for c in w.chars() {
+                *out.get_mut(n)? = c;
+                n += 1;
+            }
+            Some((out, n))
+        };
+        match (chars(a), chars(b)) {
+            (Some((a, m)), Some((b, n))) => one_edit(&a[..m], &b[..n]),
+            _ => false,
+        }
+    }
+}
+
+fn one_edit<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() - short.len() > 1 || a == b {
+        return false;
+    }
+    let head = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    if short.len() == long.len() {
+        // One substitution, or two neighbours swapped.
+        short[head + 1..] == long[head + 1..]
+            || (head + 1 < short.len()
+                && short[head] == long[head + 1]
+                && short[head + 1] == long[head]
+                && short[head + 2..] == long[head + 2..])
+    } else {
+        // One character more in `long`.
+        short[head..] == long[head + 1..]
     }
 }
 
@@ -717,6 +836,53 @@ mod tests {
         assert_eq!(sets.jaccard(0, 2), 0.0);
         assert!((sets.cosine(0, 0) - 1.0).abs() < 1e-6);
         assert!(sets.cosine(0, 1) > 0.3 && sets.cosine(0, 1) < 1.0);
+    }
+
+    #[test]
+    fn a_misspelt_word_still_counts_as_shared_under_soft_cosine() {
+        let docs = [
+            "customer retention at the port",
+            "customes retention at the port",
+            "customer retention at the park",
+            "data retention at the port",
+            "date retention at the port",
+            "model sal30m28 turntable",
+            "model sal30m29 turntable",
+        ];
+        let sets =
+            TokenSets::build(docs.iter().map(|d| Box::new(d.split(' ')) as Box<dyn Iterator<Item = &str>>));
+        // One typo in a long word: near 1 soft, well below under the plain cosine.
+        assert!(sets.soft_cosine(0, 1) > 0.95, "{}", sets.soft_cosine(0, 1));
+        assert!(sets.cosine(0, 1) < 0.9);
+        // Short words ("port" / "park", "data" / "date") are not soft-matched.
+        assert_eq!(sets.soft_cosine(0, 2), sets.cosine(0, 2));
+        assert_eq!(sets.soft_cosine(3, 4), sets.cosine(3, 4));
+        assert_eq!(sets.soft_cosine(0, 0), sets.cosine(0, 0));
+        // Nor are codes.
+        assert_eq!(sets.soft_cosine(5, 6), sets.cosine(5, 6));
+    }
+
+    #[test]
+    fn one_edit_apart_is_one_insertion_deletion_substitution_or_swap() {
+        for (a, b) in [
+            ("customer", "customes"),
+            ("implementation", "implementations"),
+            ("sangam", "gangam"),
+            ("retention", "rettention"),
+            ("form", "from"),
+            ("résumé", "resumé"),
+        ] {
+            assert!(one_edit_apart(a, b) && one_edit_apart(b, a), "{a} / {b}");
+        }
+        for (a, b) in [
+            ("customer", "customer"),
+            ("customer", "costumes"),
+            ("abc", "abcde"),
+            ("ab", "ba x"),
+            ("abcd", "badc"),
+        ] {
+            assert!(!one_edit_apart(a, b) && !one_edit_apart(b, a), "{a} / {b}");
+        }
     }
 
     #[test]
