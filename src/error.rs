@@ -20,6 +20,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Where in a file a problem is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Position {
+    /// The part file of a directory read as one table.
+    pub part: Option<String>,
     /// 1-based physical line of a text file (the header is line 1).
     pub line: Option<u64>,
     /// 1-based data row of a Parquet file.
@@ -49,6 +51,9 @@ impl Position {
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts = Vec::new();
+        if let Some(part) = &self.part {
+            parts.push(format!("part {part}"));
+        }
         if let Some(line) = self.line {
             parts.push(format!("line {line}"));
         }
@@ -71,6 +76,16 @@ pub enum ErrorKind {
     NotFound {
         /// The missing path.
         path: PathBuf,
+    },
+    /// An input in a format findmatches does not read.
+    #[error("{}: {what} is not a format findmatches reads; it reads {formats}", path.display())]
+    UnsupportedFormat {
+        /// The input.
+        path: PathBuf,
+        /// What it is.
+        what: String,
+        /// What is read.
+        formats: &'static str,
     },
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
@@ -222,7 +237,13 @@ impl Error {
     /// True for errors in how findmatches was called (exit code 2), false
     /// for data and runtime errors (exit code 1).
     pub fn is_usage(&self) -> bool {
-        matches!(*self.0, ErrorKind::Usage { .. } | ErrorKind::Config { .. } | ErrorKind::NotFound { .. })
+        matches!(
+            *self.0,
+            ErrorKind::Usage { .. }
+                | ErrorKind::Config { .. }
+                | ErrorKind::NotFound { .. }
+                | ErrorKind::UnsupportedFormat { .. }
+        )
     }
 
     /// An I/O error on `path`; a missing file becomes [`ErrorKind::NotFound`].

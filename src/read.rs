@@ -1,13 +1,18 @@
 //! Read: CSV and Parquet files into a [`Table`] (an arrow `RecordBatch`
 //! that remembers where each row came from).
 //!
-//! The format follows the extension: `.parquet`/`.pq` is Parquet, anything
-//! else is CSV (`.tsv` is tab-separated). CSV fields are read as strings,
-//! an empty field is missing (null), and every problem is reported with the
-//! file, line and column: ragged rows, bytes that are not UTF-8, a missing
-//! header, no rows at all.
+//! The format follows the extension ([`Format::of`]): `.parquet`/`.pq` is
+//! Parquet, `.tsv` tab-separated, `.csv.gz`/`.tsv.gz` gzipped text, a
+//! directory the Parquet part files Spark and Glue write, `-` standard
+//! input; a workbook or JSON file is refused in one line that says what is
+//! read; anything else is CSV. The content has the last word: a file that
+//! starts as Parquet or gzip does is read as one. CSV fields are read as
+//! strings, an empty field is missing (null), and every problem is
+//! reported with the file, line and column: ragged rows, bytes that are
+//! not UTF-8, a missing header, no rows at all.
 
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,7 +23,14 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
 
-use crate::error::{Error, Position, Result};
+use crate::error::{Error, ErrorKind, Position, Result};
+
+/// The formats findmatches reads and writes, said in messages.
+pub const FORMATS: &str = "CSV or TSV (optionally gzipped: .csv.gz, .tsv.gz), Parquet, \
+                           or a directory of Parquet part files";
+
+/// The name that stands for standard input or output.
+pub const STDIO: &str = "-";
 
 /// File formats findmatches reads and writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,19 +39,74 @@ pub enum Format {
     Csv {
         /// The field delimiter.
         delimiter: u8,
+        /// Gzip-compressed (`.gz`).
+        gzip: bool,
     },
     /// Apache Parquet.
     Parquet,
 }
 
+/// Extensions of formats people try that findmatches does not read, and
+/// what they are.
+const UNSUPPORTED: [(&str, &str); 10] = [
+    ("xlsx", "an Excel workbook"),
+    ("xlsm", "an Excel workbook"),
+    ("xls", "an Excel workbook"),
+    ("ods", "a spreadsheet"),
+    ("json", "JSON"),
+    ("jsonl", "JSON lines"),
+    ("ndjson", "JSON lines"),
+    ("avro", "Avro"),
+    ("orc", "ORC"),
+    ("zip", "a zip archive"),
+];
+
 impl Format {
-    /// The format a path's extension names.
-    pub fn of(path: &Path) -> Format {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-            Some("parquet") | Some("pq") => Format::Parquet,
-            Some("tsv") => Format::Csv { delimiter: b'\t' },
-            _ => Format::Csv { delimiter: b',' },
+    /// The format a path's extension names (CSV when it names none we
+    /// know); an error for a format findmatches does not read or write.
+    pub fn of(path: &Path) -> Result<Format> {
+        let extension = |p: &Path| p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let (outer, gzip) = match extension(path).as_deref() {
+            Some("gz") => (path.file_stem().map(Path::new).and_then(extension), true),
+            e => (e.map(String::from), false),
+        };
+        match outer.as_deref() {
+            Some("parquet" | "pq") if !gzip => Ok(Format::Parquet),
+            Some("tsv") => Ok(Format::Csv { delimiter: b'\t', gzip }),
+            Some(e) => match UNSUPPORTED.iter().find(|(x, _)| *x == e) {
+                Some((_, what)) => Err(unsupported(path, what)),
+                None if e == "parquet" || e == "pq" => Err(unsupported(path, "gzipped Parquet")),
+                None => Ok(Format::Csv { delimiter: b',', gzip }),
+            },
+            None => Ok(Format::Csv { delimiter: b',', gzip }),
         }
+    }
+}
+
+/// The one-line refusal of a format findmatches does not read.
+fn unsupported(path: &Path, what: &str) -> Error {
+    ErrorKind::UnsupportedFormat { path: path.to_path_buf(), what: what.to_string(), formats: FORMATS }.into()
+}
+
+/// What the first bytes of a file say it is, whatever its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Magic {
+    Parquet,
+    Gzip,
+    /// A zip archive: an `.xlsx` or `.ods` workbook, most likely.
+    Zip,
+    /// An OLE2 compound file: an `.xls` workbook.
+    Ole2,
+    Text,
+}
+
+fn magic(head: &[u8]) -> Magic {
+    match head {
+        [b'P', b'A', b'R', b'1', ..] => Magic::Parquet,
+        [0x1f, 0x8b, ..] => Magic::Gzip,
+        [b'P', b'K', 3, 4, ..] => Magic::Zip,
+        [0xd0, 0xcf, 0x11, 0xe0, ..] => Magic::Ole2,
+        _ => Magic::Text,
     }
 }
 
@@ -89,13 +156,20 @@ pub fn write_rejects(path: &Path, rejects: &[Rejected]) -> Result<()> {
 pub struct Table {
     name: PathBuf,
     batch: RecordBatch,
+    /// Text: each row's line.
     lines: Option<Vec<u64>>,
+    /// Columnar, once rows were left out: each row's 0-based row in the
+    /// data as read (else its index).
+    rows: Option<Vec<u64>>,
+    /// A directory's part files: each one's name and first row (0-based,
+    /// in the data as read), in order.
+    parts: Vec<(String, u64)>,
 }
 
 impl Table {
     /// Wrap an in-memory batch; `name` labels it in error messages.
     pub fn from_batch(name: impl Into<PathBuf>, batch: RecordBatch) -> Table {
-        Table { name: name.into(), batch, lines: None }
+        Table { name: name.into(), batch, lines: None, rows: None, parts: Vec::new() }
     }
 
     /// Read a CSV or Parquet file, by extension; any unreadable row is an
@@ -107,9 +181,32 @@ impl Table {
     /// Read a CSV or Parquet file, by extension, with unreadable rows
     /// handled as `policy` says; returns the rows left out.
     pub fn read_rows(path: &Path, policy: BadRows) -> Result<(Table, Vec<Rejected>)> {
-        match Format::of(path) {
-            Format::Parquet => Ok((read_parquet(path)?, Vec::new())),
-            Format::Csv { delimiter } => read_csv(path, delimiter, policy),
+        if path == Path::new(STDIO) {
+            let mut bytes = Vec::new();
+            std::io::stdin().read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+            return read_bytes(path, bytes, b',', policy);
+        }
+        if path.is_dir() {
+            return Ok((read_parquet_dir(path)?, Vec::new()));
+        }
+        let format = Format::of(path)?;
+        let mut head = [0u8; 4];
+        let n = File::open(path).and_then(|mut f| f.read(&mut head)).map_err(|e| Error::io(path, e))?;
+        match (magic(&head[..n]), format) {
+            (Magic::Parquet, _) | (_, Format::Parquet) => Ok((read_parquet(path)?, Vec::new())),
+            (Magic::Zip, _) => Err(unsupported(path, "a zip archive (an Excel or OpenDocument workbook?)")),
+            (Magic::Ole2, _) => Err(unsupported(path, "an Excel workbook")),
+            (Magic::Gzip, Format::Csv { delimiter, .. }) => {
+                let file = File::open(path).map_err(|e| Error::io(path, e))?;
+                let mut bytes = Vec::new();
+                flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file))
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| {
+                        Error::data(path, Position::default(), format!("not readable as gzip: {e}"))
+                    })?;
+                read_bytes(path, bytes, delimiter, policy)
+            }
+            (Magic::Text, Format::Csv { delimiter, .. }) => read_csv(path, Text::File, delimiter, policy),
         }
     }
 
@@ -149,8 +246,14 @@ impl Table {
         let mask = arrow_array::BooleanArray::from(keep.clone());
         let batch = arrow_select::filter::filter_record_batch(&self.batch, &mask)
             .map_err(|e| Error::data(&self.name, Position::default(), e.to_string()))?;
-        let lines =
-            self.lines.map(|l| l.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(l, _)| l).collect());
+        let kept = |numbers: Vec<u64>| -> Vec<u64> {
+            numbers.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(n, _)| n).collect()
+        };
+        let rows = match &self.lines {
+            Some(_) => None,
+            None => Some(kept(self.rows.clone().unwrap_or_else(|| (0..keep.len() as u64).collect()))),
+        };
+        let lines = self.lines.map(kept);
         if batch.num_rows() == 0 {
             return Err(Error::data(
                 &self.name,
@@ -158,7 +261,7 @@ impl Table {
                 "no records left after skipping bad rows",
             ));
         }
-        Ok((Table { name: self.name, batch, lines }, rejects))
+        Ok((Table { name: self.name, batch, lines, rows, parts: self.parts }, rejects))
     }
 
     /// The file (or name) the table came from.
@@ -183,9 +286,16 @@ impl Table {
 
     /// Where row `row` (0-based) is in the source file.
     pub fn position(&self, row: usize) -> Position {
-        match &self.lines {
-            Some(lines) => Position::line(lines[row]),
-            None => Position::row(row as u64 + 1),
+        if let Some(lines) = &self.lines {
+            return Position::line(lines[row]);
+        }
+        let row = self.rows.as_ref().map_or(row as u64, |rows| rows[row]);
+        match self.parts.partition_point(|(_, first)| *first <= row).checked_sub(1) {
+            Some(part) => {
+                let (name, first) = &self.parts[part];
+                Position { part: Some(name.clone()), ..Position::row(row - first + 1) }
+            }
+            None => Position::row(row + 1),
         }
     }
 
@@ -273,14 +383,52 @@ fn to_strings(array: &ArrayRef) -> Option<StringArray> {
     })
 }
 
-fn read_csv(path: &Path, delimiter: u8, policy: BadRows) -> Result<(Table, Vec<Rejected>)> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+/// Text to read as CSV: the file at the path, or bytes already read
+/// (decompressed, or from standard input).
+enum Text {
+    File,
+    Memory(Vec<u8>),
+}
+
+/// Bytes of standard input or a decompressed file: Parquet or CSV by their
+/// first bytes (standard input's CSV delimiter: a tab when its first line
+/// has tabs and no commas, else `delimiter`).
+fn read_bytes(path: &Path, bytes: Vec<u8>, delimiter: u8, policy: BadRows) -> Result<(Table, Vec<Rejected>)> {
+    match magic(&bytes) {
+        Magic::Parquet => Ok((parquet_table(path, bytes::Bytes::from(bytes))?, Vec::new())),
+        Magic::Zip => Err(unsupported(path, "a zip archive (an Excel or OpenDocument workbook?)")),
+        Magic::Ole2 => Err(unsupported(path, "an Excel workbook")),
+        Magic::Gzip if path == Path::new(STDIO) => {
+            let mut text = Vec::new();
+            flate2::read::MultiGzDecoder::new(&bytes[..])
+                .read_to_end(&mut text)
+                .map_err(|e| Error::data(path, Position::default(), format!("not readable as gzip: {e}")))?;
+            read_bytes(path, text, delimiter, policy)
+        }
+        _ => {
+            let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+            let delimiter = if path == Path::new(STDIO) && first.contains(&b'\t') && !first.contains(&b',') {
+                b'\t'
+            } else {
+                delimiter
+            };
+            read_csv(path, Text::Memory(bytes), delimiter, policy)
+        }
+    }
+}
+
+fn read_csv(path: &Path, text: Text, delimiter: u8, policy: BadRows) -> Result<(Table, Vec<Rejected>)> {
+    let (source, text_len): (Box<dyn Read + '_>, u64) = match &text {
+        Text::File => {
+            let file = File::open(path).map_err(|e| Error::io(path, e))?;
+            let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+            (Box::new(std::io::BufReader::with_capacity(1 << 20, file)), len)
+        }
+        Text::Memory(bytes) => (Box::new(&bytes[..]), bytes.len() as u64),
+    };
+    let file_len = text_len;
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(delimiter).has_headers(true).flexible(true).from_reader(source);
     let header_record = reader.byte_headers().map_err(|e| csv_error(path, e))?.clone();
     if header_record.is_empty() || (header_record.len() == 1 && header_record[0].is_empty()) {
         return Err(Error::data(path, Position::line(1), "empty file: no header row"));
@@ -320,7 +468,7 @@ fn read_csv(path: &Path, delimiter: u8, policy: BadRows) -> Result<(Table, Vec<R
         if let Some((position, problem)) = row_problem(&record, &headers, line) {
             // A quote never closed makes the last record ragged: say so.
             if let (true, Some((byte, line))) = (reader.position().byte() >= file_len, last_start) {
-                check_closed_quotes(path, byte, line)?;
+                check_closed_quotes(path, &text, byte, line)?;
             }
             match policy {
                 BadRows::Fail => return Err(Error::data(path, position, problem)),
@@ -338,8 +486,9 @@ fn read_csv(path: &Path, delimiter: u8, policy: BadRows) -> Result<(Table, Vec<R
         }
         lines.push(line);
     }
+    drop(reader);
     if let Some((byte, line)) = last_start {
-        check_closed_quotes(path, byte, line)?;
+        check_closed_quotes(path, &text, byte, line)?;
     }
     if lines.is_empty() {
         let what =
@@ -350,19 +499,27 @@ fn read_csv(path: &Path, delimiter: u8, policy: BadRows) -> Result<(Table, Vec<R
     let columns: Vec<ArrayRef> = builders.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
         .map_err(|e| Error::data(path, Position::default(), e.to_string()))?;
-    Ok((Table { name: path.to_path_buf(), batch, lines: Some(lines) }, rejects))
+    Ok((
+        Table { name: path.to_path_buf(), batch, lines: Some(lines), rows: None, parts: Vec::new() },
+        rejects,
+    ))
 }
 
 /// A quoted field opened and never closed makes the CSV parser read the
 /// rest of the file as one field, silently. That can only happen to the
 /// last record: it then spans several lines and holds an odd number of
 /// quotes from its start (`byte`, on `line`) to the end of the file.
-fn check_closed_quotes(path: &Path, byte: u64, line: u64) -> Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    file.seek(SeekFrom::Start(byte)).map_err(|e| Error::io(path, e))?;
+fn check_closed_quotes(path: &Path, text: &Text, byte: u64, line: u64) -> Result<()> {
+    use std::io::{Seek, SeekFrom};
     let mut tail = Vec::new();
-    file.read_to_end(&mut tail).map_err(|e| Error::io(path, e))?;
+    match text {
+        Text::File => {
+            let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+            file.seek(SeekFrom::Start(byte)).map_err(|e| Error::io(path, e))?;
+            file.read_to_end(&mut tail).map_err(|e| Error::io(path, e))?;
+        }
+        Text::Memory(bytes) => tail.extend_from_slice(&bytes[(byte as usize).min(bytes.len())..]),
+    }
     let body = tail.strip_suffix(b"\n").unwrap_or(&tail);
     let body = body.strip_suffix(b"\r").unwrap_or(body);
     let quotes = body.iter().filter(|&&b| b == b'"').count();
@@ -410,11 +567,70 @@ fn csv_error(path: &Path, err: csv::Error) -> Error {
 }
 
 fn read_parquet(path: &Path) -> Result<Table> {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    parquet_table(path, file)
+}
+
+/// A directory of Parquet part files (`part-00000-….parquet`, as Spark and
+/// Glue write a table), read in name order as one table. Hidden files and
+/// Spark's markers (`_SUCCESS`, `.crc` files) are skipped; every part must
+/// have the same columns.
+fn read_parquet_dir(dir: &Path) -> Result<Table> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with(['.', '_']) && !name.ends_with(".crc"))
+        .collect();
+    names.sort();
+    let parquet: Vec<&String> =
+        names.iter().filter(|n| matches!(Format::of(Path::new(n.as_str())), Ok(Format::Parquet))).collect();
+    if parquet.is_empty() || parquet.len() < names.len() {
+        let what = if names.is_empty() {
+            "an empty directory".to_string()
+        } else if parquet.is_empty() {
+            format!("a directory without Parquet files (holds {})", names[0])
+        } else {
+            let other = names.iter().find(|n| !parquet.contains(n)).map_or("", String::as_str);
+            format!("a directory holding other files than Parquet parts ({other})")
+        };
+        return Err(unsupported(dir, &what));
+    }
+    let mut batches = Vec::with_capacity(parquet.len());
+    let mut parts = Vec::with_capacity(parquet.len());
+    let mut first = 0u64;
+    for name in parquet {
+        let table = read_parquet(&dir.join(name))?;
+        if let Some(earlier) = batches.first().map(RecordBatch::schema) {
+            if table.batch.schema().fields() != earlier.fields() {
+                return Err(Error::data(
+                    dir.join(name),
+                    Position::default(),
+                    format!("its columns differ from the first part's ({})", parts_columns(&earlier)),
+                ));
+            }
+        }
+        parts.push((name.clone(), first));
+        first += table.batch.num_rows() as u64;
+        batches.push(table.batch);
+    }
+    let schema = batches[0].schema();
+    let batch = arrow_select::concat::concat_batches(&schema, &batches)
+        .map_err(|e| Error::data(dir, Position::default(), e.to_string()))?;
+    Ok(Table { name: dir.to_path_buf(), batch, lines: None, rows: None, parts })
+}
+
+fn parts_columns(schema: &Schema) -> String {
+    schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// A Parquet file's rows, from a file or bytes in memory.
+fn parquet_table<R: parquet::file::reader::ChunkReader + 'static>(path: &Path, data: R) -> Result<Table> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let corrupt = |e: &dyn std::fmt::Display| Error::data(path, Position::default(), e.to_string());
-    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| corrupt(&e))?;
+    let file_len = data.len();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(data).map_err(|e| corrupt(&e))?;
     // The parquet crate panics on a column chunk whose byte range is
     // negative (found by fuzzing); check every range against the file.
     for (g, group) in builder.metadata().row_groups().iter().enumerate() {
@@ -453,7 +669,7 @@ fn read_parquet(path: &Path) -> Result<Table> {
     if batch.num_rows() == 0 {
         return Err(Error::data(path, Position::default(), "no records"));
     }
-    Ok(Table { name: path.to_path_buf(), batch, lines: None })
+    Ok(Table { name: path.to_path_buf(), batch, lines: None, rows: None, parts: Vec::new() })
 }
 
 /// The names of `paths`, for messages.
@@ -470,6 +686,21 @@ mod tests {
         let path = dir.path().join(name);
         File::create(&path).unwrap().write_all(bytes).unwrap();
         path
+    }
+
+    #[test]
+    fn formats_follow_the_name_and_refuse_what_is_not_read() {
+        let of = |name: &str| Format::of(Path::new(name));
+        assert_eq!(of("a.csv").unwrap(), Format::Csv { delimiter: b',', gzip: false });
+        assert_eq!(of("a.TSV").unwrap(), Format::Csv { delimiter: b'\t', gzip: false });
+        assert_eq!(of("a.csv.gz").unwrap(), Format::Csv { delimiter: b',', gzip: true });
+        assert_eq!(of("a.tsv.gz").unwrap(), Format::Csv { delimiter: b'\t', gzip: true });
+        assert_eq!(of("a.txt").unwrap(), Format::Csv { delimiter: b',', gzip: false });
+        assert_eq!(of("part-0.snappy.parquet").unwrap(), Format::Parquet);
+        for name in ["a.xlsx", "a.XLS", "a.json", "a.jsonl", "a.parquet.gz"] {
+            let err = of(name).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("{name}: ")) && err.contains("it reads CSV"), "{err}");
+        }
     }
 
     #[test]

@@ -11,27 +11,54 @@
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::read::Format;
+use crate::read::{Format, STDIO};
 
 /// Peak memory per byte of uncompressed input, with a margin of half
 /// over the measured 8.
 pub const MEMORY_PER_INPUT_BYTE: u64 = 12;
 
-/// Bytes of data of one input: a text file's size; a Parquet file's
-/// uncompressed size from its footer (its file size when the footer
-/// cannot be read: reading it later reports why).
+/// Bytes of data of one input: a text file's size (a gzipped one's
+/// uncompressed size, from its trailer); a Parquet file's uncompressed size
+/// from its footer (its file size when the footer cannot be read: reading
+/// it later reports why); a directory's parts summed; 0 for standard input
+/// (its size is not known before it is read).
 pub fn input_bytes(path: &Path) -> Result<u64> {
-    let file_size = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
-    if Format::of(path) != Format::Parquet {
-        return Ok(file_size);
+    if path == Path::new(STDIO) {
+        return Ok(0);
     }
-    let uncompressed = std::fs::File::open(path).ok().and_then(|file| {
-        use parquet::file::reader::FileReader;
-        let reader = parquet::file::reader::SerializedFileReader::new(file).ok()?;
-        let groups = reader.metadata().row_groups();
-        Some(groups.iter().map(|g| g.total_byte_size().max(0) as u64).sum::<u64>())
-    });
-    Ok(uncompressed.unwrap_or(0).max(file_size))
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        let entries = std::fs::read_dir(path).map_err(|e| Error::io(path, e))?;
+        return Ok(entries.filter_map(|e| e.ok()).filter_map(|e| input_bytes(&e.path()).ok()).sum());
+    }
+    let file_size = meta.len();
+    match Format::of(path) {
+        Ok(Format::Parquet) => {
+            let uncompressed = std::fs::File::open(path).ok().and_then(|file| {
+                use parquet::file::reader::FileReader;
+                let reader = parquet::file::reader::SerializedFileReader::new(file).ok()?;
+                let groups = reader.metadata().row_groups();
+                Some(groups.iter().map(|g| g.total_byte_size().max(0) as u64).sum::<u64>())
+            });
+            Ok(uncompressed.unwrap_or(0).max(file_size))
+        }
+        // The trailer holds the size modulo 2^32: past 4 GiB, or for text
+        // that shrank less than it could, assume a fourfold ratio.
+        Ok(Format::Csv { gzip: true, .. }) => {
+            Ok(gzip_size(path).unwrap_or(0).max(file_size.saturating_mul(4)))
+        }
+        _ => Ok(file_size),
+    }
+}
+
+/// The uncompressed size a gzip file's trailer records (modulo 2^32).
+fn gzip_size(path: &Path) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    file.seek(SeekFrom::End(-4)).ok()?;
+    let mut trailer = [0u8; 4];
+    file.read_exact(&mut trailer).ok()?;
+    Some(u32::from_le_bytes(trailer) as u64)
 }
 
 /// Memory this process may still take: the kernel's `MemAvailable`, or

@@ -5,7 +5,7 @@ use crate::util::{repo, Workdir};
 
 const DEF: &str = "primary_key = \"id\"\n[columns]\nname = \"name\"\ncity = \"text\"\n";
 
-fn setup() -> Workdir {
+pub(crate) fn setup() -> Workdir {
     let wd = Workdir::new();
     wd.write("def.toml", DEF);
     wd.write("good.csv", "id,name,city\n1,ann lee,york\n2,anne lee,york\n3,bob ray,leeds\n4,rob ray,leeds\n");
@@ -22,7 +22,7 @@ fn dedup_fails(wd: &Workdir, input: &str, code: i32) -> String {
     err
 }
 
-fn trained() -> Workdir {
+pub(crate) fn trained() -> Workdir {
     let wd = setup();
     wd.ok(&[
         "train",

@@ -135,8 +135,8 @@ fn write_link_tables(wd: &Workdir) -> std::collections::HashMap<String, String> 
             .collect();
         RecordBatch::try_new(data.batch.schema(), columns).unwrap()
     };
-    findmatches::write::write_batch(&wd.path("left.csv"), &take(&left, "L")).unwrap();
-    findmatches::write::write_batch(&wd.path("right.csv"), &take(&right, "R")).unwrap();
+    findmatches::write::write_batch(&wd.path("left.csv"), &take(&left, "L"), None).unwrap();
+    findmatches::write::write_batch(&wd.path("right.csv"), &take(&right, "R"), None).unwrap();
     let keys = data.batch.column(0).as_any().downcast_ref::<StringArray>().unwrap();
     let mut truth = std::collections::HashMap::new();
     let mut lines = vec!["customer_id,entity_id".to_string()];

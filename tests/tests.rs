@@ -7,6 +7,7 @@ mod cmd_dedup;
 mod cmd_errors;
 mod cmd_evaluate;
 mod cmd_explain;
+mod cmd_formats;
 mod cmd_hardening;
 mod cmd_incremental;
 mod cmd_kill;

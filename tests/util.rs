@@ -33,6 +33,27 @@ impl Workdir {
             .expect("run findmatches")
     }
 
+    /// Run findmatches with `args` in this directory, `input` on its
+    /// standard input.
+    pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_findmatches"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start findmatches");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let input = input.to_vec();
+        let feeder = std::thread::spawn(move || stdin.write_all(&input));
+        let out = child.wait_with_output().expect("run findmatches");
+        feeder.join().expect("feed stdin").expect("write stdin");
+        out
+    }
+
     /// Start findmatches with `args` and kill it (SIGKILL) after `delay`.
     pub fn killed(&self, delay: std::time::Duration, args: &[&str]) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_findmatches"))

@@ -356,7 +356,7 @@ impl Baseline {
         let segment = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
             .map_err(|e| Error::usage(e.to_string()))?;
         let mut files =
-            vec![self.write_file(format!("{prefix}{RECORDS_SUFFIX}"), |p| write_batch(p, &segment))?];
+            vec![self.write_file(format!("{prefix}{RECORDS_SUFFIX}"), |p| write_batch(p, &segment, None))?];
         // The row store.
         let arrays: Vec<&StringArray> =
             strings.columns().iter().filter_map(|c| c.as_any().downcast_ref::<StringArray>()).collect();

@@ -80,7 +80,7 @@ fn export(args: &ExportArgs, global: &Global) -> anyhow::Result<()> {
     fields.push(Field::new(MATCH_ID, DataType::UInt64, false));
     columns.push(Arc::new(UInt64Array::from(ids)));
     let out = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
-    write::write_batch(&args.output, &out)?;
+    write::write_batch(&args.output, &out, None)?;
     global.say(format!(
         "wrote {} records of {} to {}",
         out.num_rows(),

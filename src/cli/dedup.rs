@@ -21,7 +21,8 @@ use super::{progress::Bar, Global};
 pub struct Args {
     #[command(flatten)]
     model: super::ModelArgs,
-    /// The data (CSV or Parquet).
+    /// The data: CSV, TSV (optionally .gz), Parquet, a directory of Parquet
+    /// parts, or - for standard input.
     #[arg(long, short)]
     input: PathBuf,
     /// Also write every candidate pair (left_key, right_key,
@@ -29,10 +30,8 @@ pub struct Args {
     /// measure blocking recall against a truth.
     #[arg(long, value_name = "FILE")]
     pairs: Option<PathBuf>,
-    /// Output file (.csv, .tsv, .parquet): every input row and column plus
-    /// match_id and match_confidence_score.
-    #[arg(short, long)]
-    output: PathBuf,
+    #[command(flatten)]
+    out: super::OutputArgs,
     /// Also keep the clustered records as a baseline in this directory, for
     /// `findmatches incremental`.
     #[arg(long, value_name = "DIR")]
@@ -43,7 +42,7 @@ pub struct Args {
 
 pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let start = Instant::now();
-    super::check_output(&args.output)?;
+    args.out.check(global)?;
     if let Some(pairs) = &args.pairs {
         super::check_output(pairs)?;
     }
@@ -54,6 +53,13 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let model = args.model.resolve(&table)?;
     let table = args.bad_rows.keyed(table, &model.definition.primary_key, &mut rejects)?;
     if let Some(dir) = &args.baseline {
+        if args.input == std::path::Path::new(findmatches::read::STDIO) {
+            return Err(findmatches::Error::usage(
+                "--baseline records the file it was made from, so that no file is matched twice: \
+                 give --input a file, not standard input",
+            )
+            .into());
+        }
         if dir.join(findmatches::baseline::MANIFEST_FILE).exists() {
             return Err(findmatches::Error::usage(format!(
                 "{}: a baseline already exists here; match new files with `findmatches incremental`",
@@ -67,9 +73,9 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let output = Matcher::new(model, &bar).dedup(&table)?;
     bar.finish();
     let batch = matcher::output_batch(&[&table], &output)?;
-    write::write_batch(&args.output, &batch)?;
+    args.out.write(&batch)?;
     if let Some(path) = &args.pairs {
-        write::write_batch(path, &matcher::pairs_batch(&output.records, &output.pairs)?)?;
+        write::write_batch(path, &matcher::pairs_batch(&output.records, &output.pairs)?, None)?;
     }
     if let Some(dir) = &args.baseline {
         let name = args.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -90,7 +96,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         global.say(format!("created baseline {} (generation 1)", dir.display()));
     }
     args.bad_rows.report(&mut rejects, global)?;
-    report(global, &output.stats, &args.output, start);
+    report(global, &output.stats, &args.out.output, start);
     Ok(())
 }
 

@@ -27,7 +27,9 @@ pub struct Args {
     /// The baseline directory (made by `dedup --baseline`).
     #[arg(long, short)]
     baseline: PathBuf,
-    /// The new records (CSV or Parquet).
+    /// The new records: CSV, TSV (optionally .gz), Parquet or a directory
+    /// of Parquet parts (a file: standard input cannot be recorded as
+    /// processed).
     #[arg(long, short)]
     input: PathBuf,
     /// Output file (.csv, .tsv, .parquet).
@@ -58,6 +60,13 @@ pub struct Args {
 pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let start = Instant::now();
     super::check_output(&args.output)?;
+    if args.input == std::path::Path::new(findmatches::read::STDIO) {
+        return Err(findmatches::Error::usage(
+            "incremental records each file it processes, so that none is processed twice: \
+             give --input a file, not standard input",
+        )
+        .into());
+    }
     args.bad_rows.check()?;
     global.fits(&[&args.input])?;
     if !args.baseline.join(MANIFEST_FILE).is_file() {
@@ -113,7 +122,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let output = incremental::match_new(&matcher, &baseline, &new, args.allow_merges)?;
     bar.finish();
     let batch = incremental::output_batch(&new, &output, args.unique_only)?;
-    write::write_batch(&args.output, &batch)?;
+    write::write_batch(&args.output, &batch, None)?;
     for (kept, absorbed) in &output.clustering.merges {
         global.say(format!("merged baseline cluster {absorbed} into {kept}"));
     }

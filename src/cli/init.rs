@@ -17,7 +17,8 @@ use super::Global;
 /// Infer a transform definition (primary key, column kinds) from a data file.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The data file (CSV or Parquet).
+    /// The data: CSV, TSV (optionally .gz), Parquet, a directory of Parquet
+    /// parts, or - for standard input.
     data: PathBuf,
     /// Where to write the definition.
     #[arg(short, long, default_value = "findmatches.toml")]

@@ -31,16 +31,15 @@ pub struct Args {
     /// measure blocking recall against a truth.
     #[arg(long, value_name = "FILE")]
     pairs: Option<PathBuf>,
-    /// Output file (.csv, .tsv, .parquet).
-    #[arg(short, long)]
-    output: PathBuf,
+    #[command(flatten)]
+    out: super::OutputArgs,
     #[command(flatten)]
     bad_rows: super::BadRowArgs,
 }
 
 pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let start = Instant::now();
-    super::check_output(&args.output)?;
+    args.out.check(global)?;
     if let Some(pairs) = &args.pairs {
         super::check_output(pairs)?;
     }
@@ -58,11 +57,11 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let output = Matcher::new(model, &bar).link(&left, &right)?;
     bar.finish();
     let batch = matcher::output_batch(&[&left, &right], &output)?;
-    write::write_batch(&args.output, &batch)?;
+    args.out.write(&batch)?;
     if let Some(path) = &args.pairs {
-        write::write_batch(path, &matcher::pairs_batch(&output.records, &output.pairs)?)?;
+        write::write_batch(path, &matcher::pairs_batch(&output.records, &output.pairs)?, None)?;
     }
     args.bad_rows.report(&mut rejects, global)?;
-    super::dedup::report(global, &output.stats, &args.output, start);
+    super::dedup::report(global, &output.stats, &args.out.output, start);
     Ok(())
 }

@@ -301,23 +301,85 @@ impl BadRowArgs {
 /// Refuse an output path whose format is unknown, or that cannot be
 /// written, before any work is done.
 pub fn check_output(path: &Path) -> anyhow::Result<()> {
-    let ok = matches!(
-        path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
-        Some("csv" | "tsv" | "parquet" | "pq")
-    );
-    if !ok {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    if !OUTPUT_ENDINGS.iter().any(|e| name.ends_with(e)) {
         return Err(findmatches::Error::usage(format!(
-            "{}: output must end in .csv, .tsv, .parquet or .pq",
-            path.display()
+            "{}: output must end in {}",
+            path.display(),
+            OUTPUT_ENDINGS.join(", ")
         ))
         .into());
     }
+    check_writable(path)
+}
+
+/// The endings of the file names an output may have.
+const OUTPUT_ENDINGS: [&str; 6] = [".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet", ".pq"];
+
+fn check_writable(path: &Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.is_dir() {
             return Err(findmatches::Error::usage(format!("{}: no such directory", dir.display())).into());
         }
     }
     Ok(findmatches::durable::check_writable(path)?)
+}
+
+/// A run's output: a file, or standard output for a pipeline.
+#[derive(clap::Args, Debug)]
+pub struct OutputArgs {
+    /// Output file (.csv, .tsv, .csv.gz, .tsv.gz, .parquet), or - for
+    /// standard output: every input row and column plus match_id and
+    /// match_confidence_score.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// The output's format, whatever its name says (standard output:
+    /// csv unless said).
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+}
+
+/// Formats an output can be written in.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    Csv,
+    Tsv,
+    Parquet,
+}
+
+impl OutputArgs {
+    /// Refuse an output that cannot be written, before any work is done:
+    /// standard output cannot take the output and `--json`'s summary both.
+    pub fn check(&self, global: &Global) -> anyhow::Result<()> {
+        if self.output == Path::new(findmatches::read::STDIO) {
+            if global.json {
+                return Err(findmatches::Error::usage(
+                    "-o - writes the output to standard output, where --json would print too: drop one",
+                )
+                .into());
+            }
+            return Ok(());
+        }
+        match self.format {
+            Some(_) => check_writable(&self.output),
+            None => check_output(&self.output),
+        }
+    }
+
+    /// The format to write, when said.
+    pub fn format(&self) -> Option<findmatches::read::Format> {
+        use findmatches::read::Format;
+        self.format.map(|f| match f {
+            OutputFormat::Csv => Format::Csv { delimiter: b',', gzip: false },
+            OutputFormat::Tsv => Format::Csv { delimiter: b'\t', gzip: false },
+            OutputFormat::Parquet => Format::Parquet,
+        })
+    }
+
+    /// Write the output.
+    pub fn write(&self, batch: &arrow_array::RecordBatch) -> anyhow::Result<()> {
+        Ok(findmatches::write::write_batch(&self.output, batch, self.format())?)
+    }
 }
 
 /// A size: bytes, or a number with KB, MB, GB or TB (powers of 1024; an

@@ -91,12 +91,12 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         } else {
             (start + (share / sum * total as f64).round() as usize).min(total)
         };
-        write::write_batch(output, &data.batch.slice(start, end - start))?;
+        write::write_batch(output, &data.batch.slice(start, end - start), None)?;
         start = end;
     }
     if let Some(truth) = &args.truth {
         super::check_output(truth)?;
-        write::write_batch(truth, &data.truth_batch())?;
+        write::write_batch(truth, &data.truth_batch(), None)?;
     }
     global.say(format!(
         "wrote {} records of {} people to {}",
