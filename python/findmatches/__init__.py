@@ -1,0 +1,130 @@
+"""findmatches: fuzzy record matching from Python.
+
+The same Rust core as the ``findmatches`` command line, Arrow in and Arrow
+out: tables go to Rust through the Arrow C stream interface, without a copy,
+and come back as ``pyarrow.Table``. pandas DataFrames are accepted too.
+
+    >>> import findmatches, pyarrow.csv
+    >>> customers = pyarrow.csv.read_csv("customers.csv")
+    >>> model = findmatches.Model.train([customers])          # no labels: EM
+    >>> matched = model.dedup(customers)                      # + match_id, match_confidence_score
+
+Errors are raised as :class:`FindMatchesError` (:class:`UsageError` for how
+findmatches was called, :class:`DataError` for the data), with the command
+line's messages.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Optional, Sequence, Union
+
+import pyarrow as pa
+
+from ._findmatches import DataError, FindMatchesError, UsageError
+from ._findmatches import Model as _Model
+
+__all__ = ["Model", "FindMatchesError", "UsageError", "DataError"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _arrow(data: Any) -> Any:
+    """A table Rust can read through the Arrow C stream interface."""
+    if hasattr(data, "__arrow_c_stream__"):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is optional
+        pd = None
+    if pd is not None and isinstance(data, pd.DataFrame):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    raise TypeError(
+        f"expected a pyarrow.Table, a pyarrow.RecordBatch or a pandas.DataFrame, got {type(data).__name__}"
+    )
+
+
+def _paths(labels: Union[None, PathLike, Iterable[PathLike]]) -> list:
+    if labels is None:
+        return []
+    if isinstance(labels, (str, os.PathLike)):
+        return [os.fspath(labels)]
+    return [os.fspath(p) for p in labels]
+
+
+class Model:
+    """A trained matcher: a transform definition, feature weights and a threshold."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: _Model) -> None:
+        self._inner = inner
+
+    @classmethod
+    def load(cls, path: PathLike) -> "Model":
+        """A model saved by :meth:`save` or ``findmatches train``."""
+        return cls(_Model.load(os.fspath(path)))
+
+    @classmethod
+    def bundled(cls) -> "Model":
+        """The model shipped with findmatches (trained on the example customers)."""
+        return cls(_Model.bundled())
+
+    @classmethod
+    def train(
+        cls,
+        tables: Union[Any, Sequence[Any]],
+        config: Optional[PathLike] = None,
+        labels: Union[None, PathLike, Iterable[PathLike]] = None,
+    ) -> "Model":
+        """Train on one table (dedup) or a list of two (link), as ``findmatches train``.
+
+        ``config`` is a transform definition (TOML; by default inferred from the
+        first table, as ``findmatches init`` does); ``labels`` one or more
+        labeling or pairs files (none: learn without labels).
+        """
+        if not isinstance(tables, (list, tuple)):
+            tables = [tables]
+        return cls(
+            _Model.train(
+                [_arrow(t) for t in tables],
+                None if config is None else os.fspath(config),
+                _paths(labels),
+            )
+        )
+
+    def save(self, path: PathLike) -> None:
+        """Write the model as JSON, atomically."""
+        self._inner.save(os.fspath(path))
+
+    def dedup(self, table: Any) -> pa.Table:
+        """Every row of ``table`` plus ``match_id`` and ``match_confidence_score``."""
+        return self._inner.dedup(_arrow(table))
+
+    def link(self, left: Any, right: Any) -> pa.Table:
+        """The rows of both tables, a ``source`` column first, matching rows sharing a ``match_id``."""
+        return self._inner.link(_arrow(left), _arrow(right))
+
+    def to_json(self) -> str:
+        """The model as JSON text, as :meth:`save` writes it."""
+        return self._inner.to_json()
+
+    @property
+    def threshold(self) -> float:
+        """The match probability at and above which a pair matches."""
+        return self._inner.threshold
+
+    @property
+    def primary_key(self) -> str:
+        """The primary key column."""
+        return self._inner.primary_key
+
+    @property
+    def columns(self) -> list:
+        """The matched columns, as (name, kind) pairs."""
+        return self._inner.columns
+
+    def __repr__(self) -> str:
+        return repr(self._inner)

@@ -1,0 +1,99 @@
+"""The Python API against the command line on the bundled example data.
+
+Needs the binary (``cargo build --release``; ``FINDMATCHES_BIN`` to point
+elsewhere) and the wheel installed (``tests/run.sh`` does both).
+"""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pc
+import pytest
+
+import findmatches
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "examples" / "data"
+BIN = Path(os.environ.get("FINDMATCHES_BIN", REPO / "target" / "release" / "findmatches"))
+
+
+def read(path: Path) -> pa.Table:
+    """A CSV with every column as strings, as findmatches reads it."""
+    names = path.open().readline().strip().split(",")
+    return pc.read_csv(path, convert_options=pc.ConvertOptions(column_types={n: pa.string() for n in names}))
+
+
+def cli(*args: str) -> None:
+    assert BIN.exists(), f"{BIN} missing: run `cargo build --release` first"
+    subprocess.run([str(BIN), "-q", *map(str, args)], check=True)
+
+
+def same_rows(python: pa.Table, cli_csv: Path) -> None:
+    """The Python output equals the CLI's row for row (the CLI writes scores with 4 decimals)."""
+    written = read(cli_csv)
+    assert python.column_names == written.column_names
+    for name in python.column_names:
+        ours = python.column(name)
+        if name == "match_confidence_score":
+            assert [f"{v:.4f}".rstrip("0").rstrip(".") for v in ours.to_pylist()] == [
+                v.rstrip("0").rstrip(".") if "." in v else v for v in written.column(name).to_pylist()
+            ]
+        else:
+            assert [None if v is None else str(v) for v in ours.to_pylist()] == written.column(name).to_pylist(), name
+
+
+def test_dedup_equals_the_cli_row_for_row(tmp_path):
+    cli("dedup", "--input", DATA / "customers.csv", "-o", tmp_path / "cli.csv")
+    out = findmatches.Model.bundled().dedup(read(DATA / "customers.csv"))
+    assert out.num_rows == read(DATA / "customers.csv").num_rows
+    same_rows(out, tmp_path / "cli.csv")
+
+
+def test_trained_model_and_link_equal_the_cli(tmp_path):
+    customers = read(DATA / "customers.csv")
+    labels = REPO / "labels" / "customers_labels.csv"
+    config = REPO / "examples" / "customers.toml"
+    model = findmatches.Model.train(customers, config=config, labels=labels)
+    cli("train", "--config", config, "--input", DATA / "customers.csv", "--labels", labels, "-o", tmp_path / "m.json")
+    assert model.to_json() == Path(tmp_path / "m.json").read_text()
+    model.save(tmp_path / "py.json")
+    assert findmatches.Model.load(tmp_path / "py.json").to_json() == model.to_json()
+
+    prospects = read(DATA / "prospects_2026_01.csv")
+    out = model.link(customers, prospects)
+    cli("link", "--model", tmp_path / "m.json", "--left", DATA / "customers.csv",
+        "--right", DATA / "prospects_2026_01.csv", "-o", tmp_path / "cli.csv")
+    # The CLI names the sources by file, Python by argument.
+    names = {"left": "customers.csv", "right": "prospects_2026_01.csv"}
+    out = out.set_column(0, "source", pa.array([names[s] for s in out.column("source").to_pylist()]))
+    same_rows(out, tmp_path / "cli.csv")
+
+
+def test_pandas_and_record_batches_are_accepted_and_unsupervised_training_works():
+    customers = read(DATA / "customers.csv")
+    model = findmatches.Model.train([customers.to_pandas()])
+    assert model.primary_key == "customer_id"
+    assert ("email", "email") in model.columns
+    out = model.dedup(customers.to_batches()[0])
+    matched = out.num_rows - len(set(out.column("match_id").to_pylist()))
+    assert matched > 100, "learning without labels found too few duplicates"
+    assert isinstance(model.dedup(customers.to_pandas()), pa.Table)
+
+
+def test_errors_are_python_exceptions_with_the_cli_messages():
+    model = findmatches.Model.bundled()
+    customers = read(DATA / "customers.csv")
+    with pytest.raises(findmatches.DataError, match="lacks column"):
+        model.dedup(customers.drop_columns(["email"]))
+    twice = pa.concat_tables([customers.slice(0, 3), customers.slice(0, 1)])
+    with pytest.raises(findmatches.DataError, match=r"table: .*c00000.*row 1.*row 4"):
+        model.dedup(twice)
+    with pytest.raises(findmatches.UsageError, match="no such file"):
+        findmatches.Model.load("no-such-model.json")
+    with pytest.raises(findmatches.FindMatchesError):
+        findmatches.Model.train(customers, labels="no-such-labels.csv")
+    with pytest.raises(TypeError, match="pyarrow.Table"):
+        model.dedup([1, 2, 3])
