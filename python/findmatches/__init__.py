@@ -16,6 +16,7 @@ line's messages.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Iterable, Optional, Sequence, Union
 
@@ -44,6 +45,13 @@ def _arrow(data: Any) -> Any:
     raise TypeError(
         f"expected a pyarrow.Table, a pyarrow.RecordBatch or a pandas.DataFrame, got {type(data).__name__}"
     )
+
+
+def _tables(tables: Union[Any, Sequence[Any]]) -> list:
+    """One table, or a list of one or two, for Rust."""
+    if not isinstance(tables, (list, tuple)):
+        tables = [tables]
+    return [_arrow(t) for t in tables]
 
 
 def _paths(labels: Union[None, PathLike, Iterable[PathLike]]) -> list:
@@ -85,11 +93,9 @@ class Model:
         first table, as ``findmatches init`` does); ``labels`` one or more
         labeling or pairs files (none: learn without labels).
         """
-        if not isinstance(tables, (list, tuple)):
-            tables = [tables]
         return cls(
             _Model.train(
-                [_arrow(t) for t in tables],
+                _tables(tables),
                 None if config is None else os.fspath(config),
                 _paths(labels),
             )
@@ -106,6 +112,21 @@ class Model:
     def link(self, left: Any, right: Any) -> pa.Table:
         """The rows of both tables, a ``source`` column first, matching rows sharing a ``match_id``."""
         return self._inner.link(_arrow(left), _arrow(right))
+
+    def evaluate(self, tables: Union[Any, Sequence[Any]], labels: Union[PathLike, Iterable[PathLike]]) -> dict:
+        """Quality estimated from labels, as ``findmatches evaluate --json`` prints it.
+
+        ``estimate`` holds precision, recall and F1 estimated on the data; the
+        rest is held out over the labeled pairs (5-fold cross-validation):
+        ``precision``, ``recall``, ``f1`` with 95% intervals, ``max_f1``,
+        ``auprc``, ``confusion``, ``column_importance``, ``blocking_recall``.
+        """
+        return json.loads(self._inner.evaluate_json(_tables(tables), _paths(labels)))
+
+    def explain(self, tables: Union[Any, Sequence[Any]], left: str, right: str) -> dict:
+        """Why two records (by primary key) scored what they did: each column's
+        contribution to the evidence (log-odds), as ``findmatches explain --json``."""
+        return json.loads(self._inner.explain_json(_tables(tables), str(left), str(right)))
 
     def to_json(self) -> str:
         """The model as JSON text, as :meth:`save` writes it."""

@@ -10,10 +10,11 @@ use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
 use arrow_pyarrow::PyArrowType;
+use findmatches::block::Mode;
 use findmatches::labels::Labels;
 use findmatches::matcher::{self, Matcher, NoProgress};
 use findmatches::read::BadRows;
-use findmatches::{MatchModel, Table, TransformDef};
+use findmatches::{MatchModel, Records, Table, TransformDef};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -38,6 +39,16 @@ fn table(name: &str, data: PyArrowType<arrow_pyarrow::Table>) -> PyResult<Table>
     let batch = arrow_select::concat::concat_batches(&schema, &batches)
         .map_err(|e| DataError::new_err(format!("{name}: {e}")))?;
     Ok(Table::from_batch(name, batch))
+}
+
+/// One table ("table") or the two of a link ("left", "right").
+fn named(tables: Vec<PyArrowType<arrow_pyarrow::Table>>) -> PyResult<Vec<Table>> {
+    let names: &[&str] = match tables.len() {
+        1 => &["table"],
+        2 => &["left", "right"],
+        n => return Err(UsageError::new_err(format!("one table (dedup) or two (link), not {n}"))),
+    };
+    tables.into_iter().zip(names).map(|(t, name)| table(name, t)).collect()
 }
 
 fn to_python(batch: RecordBatch) -> PyResult<PyArrowType<arrow_pyarrow::Table>> {
@@ -80,13 +91,7 @@ impl PyModel {
         config: Option<PathBuf>,
         labels: Vec<PathBuf>,
     ) -> PyResult<PyModel> {
-        let names: &[&str] = match tables.len() {
-            1 => &["table"],
-            2 => &["left", "right"],
-            _ => return Err(UsageError::new_err("train takes one table (dedup) or two (link)")),
-        };
-        let tables: Vec<Table> =
-            tables.into_iter().zip(names).map(|(t, name)| table(name, t)).collect::<PyResult<_>>()?;
+        let tables = named(tables)?;
         py.detach(|| {
             let def = match &config {
                 Some(path) => TransformDef::load(path)?,
@@ -146,6 +151,59 @@ impl PyModel {
             matcher::output_batch(&[&left, &right], &output)
         });
         to_python(batch.map_err(raise)?)
+    }
+
+    /// The model's quality, estimated from the labeling or pairs files
+    /// `labels` on `tables` (one, or the two of a link), as `findmatches
+    /// evaluate --json` prints it: JSON text.
+    fn evaluate_json(
+        &self,
+        py: Python<'_>,
+        tables: Vec<PyArrowType<arrow_pyarrow::Table>>,
+        labels: Vec<PathBuf>,
+    ) -> PyResult<String> {
+        let tables = named(tables)?;
+        py.detach(|| -> findmatches::Result<String> {
+            let def = &self.inner.definition;
+            for t in &tables {
+                self.inner.check_table(t)?;
+            }
+            let labels =
+                labels.iter().map(|p| Labels::read(p, &def.primary_key)).collect::<Result<Vec<_>, _>>()?;
+            let refs: Vec<&Table> = tables.iter().collect();
+            let records = Records::build(def, &refs)?;
+            let labeled = matcher::labeled_pairs(&records, &labels)?;
+            let mode = if tables.len() > 1 { Mode::Link } else { Mode::Dedup };
+            let evaluation = findmatches::evaluate::evaluate(&self.inner, &records, &labeled, mode)?;
+            Ok(serde_json::to_string(&evaluation).expect("an evaluation serializes"))
+        })
+        .map_err(raise)
+    }
+
+    /// Why the records keyed `left` and `right` in `tables` scored what they
+    /// did, as `findmatches explain --json` prints it: JSON text.
+    fn explain_json(
+        &self,
+        py: Python<'_>,
+        tables: Vec<PyArrowType<arrow_pyarrow::Table>>,
+        left: String,
+        right: String,
+    ) -> PyResult<String> {
+        let tables = named(tables)?;
+        py.detach(|| -> findmatches::Result<String> {
+            for t in &tables {
+                self.inner.check_table(t)?;
+            }
+            let refs: Vec<&Table> = tables.iter().collect();
+            let records = Records::build(&self.inner.definition, &refs)?;
+            let (a, b) = (
+                findmatches::explain::record_of(&records, left.trim())?,
+                findmatches::explain::record_of(&records, right.trim())?,
+            );
+            let explanation = findmatches::explain::explain(&self.inner, &records, a, b);
+            Ok(serde_json::to_string(&explanation).expect("an explanation serializes"))
+        })
+        .map_err(raise)
     }
 
     /// The model as JSON text, as `save` writes it.

@@ -4,6 +4,7 @@ Needs the binary (``cargo build --release``; ``FINDMATCHES_BIN`` to point
 elsewhere) and the wheel installed (``tests/run.sh`` does both).
 """
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -97,3 +98,25 @@ def test_errors_are_python_exceptions_with_the_cli_messages():
         findmatches.Model.train(customers, labels="no-such-labels.csv")
     with pytest.raises(TypeError, match="pyarrow.Table"):
         model.dedup([1, 2, 3])
+
+
+def test_evaluate_and_explain_give_the_cli_json(tmp_path):
+    labels = REPO / "labels" / "customers_labels.csv"
+    model = findmatches.Model.bundled()
+    customers = read(DATA / "customers.csv")
+    ours = model.evaluate(customers, labels)
+    cli_json = subprocess.run(
+        [str(BIN), "evaluate", "--json", "--input", DATA / "customers.csv", "--labels", labels],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    assert ours == json.loads(cli_json)
+    assert 0.9 < ours["f1"] <= 1.0 and ours["confusion"]["true_matches"] > 0
+    why = model.explain(customers, "c00555", "c00331")
+    cli_why = subprocess.run(
+        [str(BIN), "explain", "--json", "--input", DATA / "customers.csv", "--pair", "c00555,c00331"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    assert why == json.loads(cli_why)
+    assert {p["part"] for p in why["parts"]} >= {"first_name", "birth_date"}
+    with pytest.raises(findmatches.UsageError, match="no record has key 'nobody'"):
+        model.explain(customers, "c00555", "nobody")
