@@ -12,21 +12,23 @@
 //! - new clusters take ids from the baseline's next unused id on.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
 
-use crate::baseline::Baseline;
+use crate::baseline::{Baseline, Commit, Processed, WriterLock, MANIFEST_FILE};
 use crate::block::keys::record_keys;
 use crate::block::{Blocking, Mode};
 use crate::cluster::{
     cluster_incremental, BaselineRules, ClusterOptions, IncrementalClustering, MatchStatus,
 };
 use crate::error::{Error, Result};
-use crate::matcher::{MatchStats, Matcher, MATCH_CONFIDENCE, MATCH_ID, MAX_CLUSTER_SIZE};
+use crate::matcher::{MatchStats, Matcher, Progress, MATCH_CONFIDENCE, MATCH_ID, MAX_CLUSTER_SIZE};
+use crate::model::MatchModel;
 use crate::read::Table;
 use crate::record::{CandidatePair, RecordId, Records};
 
@@ -51,6 +53,106 @@ impl IncrementalOutput {
     pub fn status_counts(&self) -> (usize, usize, usize) {
         let count = |s: MatchStatus| self.clustering.status.iter().filter(|&&x| x == s).count();
         (count(MatchStatus::Existing), count(MatchStatus::NewDuplicate), count(MatchStatus::NewUnique))
+    }
+}
+
+/// One incremental run against a baseline directory, as the CLI and the
+/// bindings make it: open (a writer takes the baseline's lock first, so
+/// what it reads is what it commits on top of; a dry run only reads the
+/// atomically replaced manifest), ask whether the input was processed
+/// already, match, commit.
+pub struct Session {
+    baseline: Baseline,
+    lock: Option<WriterLock>,
+    model: MatchModel,
+}
+
+impl Session {
+    /// Open `dir` for a run with `model` (named by `model_path` in errors;
+    /// it must be the one the baseline was built with) or, without one,
+    /// the baseline's. A writer (`dry_run` false) waits up to `wait` for
+    /// another writer's lock.
+    pub fn open(
+        dir: &Path,
+        model: Option<(MatchModel, &Path)>,
+        dry_run: bool,
+        wait: Option<Duration>,
+    ) -> Result<Session> {
+        if !dir.join(MANIFEST_FILE).is_file() {
+            // Not a baseline: say so (before taking a lock in it).
+            Baseline::open(dir)?;
+        }
+        let lock = if dry_run { None } else { Some(WriterLock::acquire(dir, wait)?) };
+        let baseline = Baseline::open(dir)?;
+        let stored = baseline.model();
+        let model = match model {
+            Some((model, path)) if model.fingerprint != stored.fingerprint => {
+                return Err(Error::model_mismatch(
+                    path,
+                    format!(
+                        "model fingerprint {} is not the baseline's ({}); a baseline is matched with the model it was built with",
+                        &model.fingerprint[..12.min(model.fingerprint.len())],
+                        &stored.fingerprint[..12.min(stored.fingerprint.len())]
+                    ),
+                ));
+            }
+            Some((model, _)) => model,
+            None => stored.clone(),
+        };
+        Ok(Session { baseline, lock, model })
+    }
+
+    /// The baseline as the session read it (after a commit: as committed).
+    pub fn baseline(&self) -> &Baseline {
+        &self.baseline
+    }
+
+    /// The model the run matches with.
+    pub fn model(&self) -> &MatchModel {
+        &self.model
+    }
+
+    /// The earlier run that folded in an input of this content, if any.
+    pub fn processed(&self, sha256: &str) -> Option<&Processed> {
+        self.baseline.processed(sha256)
+    }
+
+    /// Match `new` against the baseline and within itself ([`match_new`]).
+    pub fn match_new(
+        &self,
+        new: &Table,
+        allow_merges: bool,
+        progress: &dyn Progress,
+    ) -> Result<IncrementalOutput> {
+        let matcher = Matcher::new(self.model.clone(), progress);
+        match_new(&matcher, &self.baseline, new, allow_merges)
+    }
+
+    /// Fold `new`, matched as `output`, into the baseline as its next
+    /// generation, recorded as processed under `sha256` and `name`. A
+    /// dry run commits nothing: false.
+    pub fn commit(
+        &mut self,
+        new: &Table,
+        output: &IncrementalOutput,
+        sha256: String,
+        name: String,
+    ) -> Result<bool> {
+        let Some(lock) = &self.lock else { return Ok(false) };
+        let generation = self.baseline.manifest().generation + 1;
+        self.baseline.commit(
+            lock,
+            Commit {
+                table: new,
+                records: &output.records,
+                source: 1,
+                match_ids: &output.clustering.match_ids,
+                merges: &output.clustering.merges,
+                next_match_id: output.clustering.next_match_id,
+                processed: Processed { sha256, name, generation, rows: new.num_rows() as u64 },
+            },
+        )?;
+        Ok(true)
     }
 }
 

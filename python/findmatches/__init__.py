@@ -22,10 +22,11 @@ from typing import Any, Iterable, Optional, Sequence, Union
 
 import pyarrow as pa
 
+from ._findmatches import Baseline as _Baseline
 from ._findmatches import DataError, FindMatchesError, UsageError
 from ._findmatches import Model as _Model
 
-__all__ = ["Model", "FindMatchesError", "UsageError", "DataError"]
+__all__ = ["Model", "Baseline", "FindMatchesError", "UsageError", "DataError"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -146,6 +147,74 @@ class Model:
     def columns(self) -> list:
         """The matched columns, as (name, kind) pairs."""
         return self._inner.columns
+
+    def __repr__(self) -> str:
+        return repr(self._inner)
+
+
+class Baseline:
+    """A persisted, clustered baseline for incremental matching.
+
+    The command line's ``dedup --baseline`` and ``incremental``, with the same
+    guarantees: one writer at a time (a lock in the directory), each commit
+    atomic (a crash or kill leaves the old generation or the new one), and a
+    table of the same content never folded in twice.
+    """
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: _Baseline) -> None:
+        self._inner = inner
+
+    @classmethod
+    def create(cls, dir: PathLike, model: Model, table: Any, name: Optional[str] = None) -> "Baseline":
+        """Dedup ``table`` with ``model`` and keep it as a new baseline in ``dir``."""
+        return cls(_Baseline.create(os.fspath(dir), model._inner, _arrow(table), name))
+
+    @classmethod
+    def open(cls, dir: PathLike) -> "Baseline":
+        """A baseline made by :meth:`create` or ``findmatches dedup --baseline``."""
+        return cls(_Baseline.open(os.fspath(dir)))
+
+    def incremental(
+        self,
+        table: Any,
+        allow_merges: bool = False,
+        dry_run: bool = False,
+        force: bool = False,
+        name: Optional[str] = None,
+        wait: Optional[float] = None,
+    ) -> Optional[pa.Table]:
+        """Match ``table`` against the baseline and within itself, then fold it in.
+
+        Returns the new rows with ``match_id``, ``match_confidence_score``,
+        ``match_status`` (existing, new_duplicate, new_unique) and
+        ``matched_baseline_key``; None when a table of the same content was
+        folded in already (``force`` to redo it). ``dry_run`` leaves the
+        baseline as it is; ``allow_merges`` lets a new row merge baseline
+        clusters it bridges; ``wait`` is how long to wait for another writer.
+        """
+        return self._inner.incremental(_arrow(table), allow_merges, dry_run, force, name, wait)
+
+    @property
+    def model(self) -> Model:
+        """The model the baseline was built with."""
+        return Model(self._inner.model)
+
+    @property
+    def generation(self) -> int:
+        """Commits so far (1: as created)."""
+        return self._inner.generation
+
+    @property
+    def records(self) -> int:
+        """Records held."""
+        return self._inner.records
+
+    @property
+    def clusters(self) -> int:
+        """Clusters (entities) held."""
+        return self._inner.clusters
 
     def __repr__(self) -> str:
         return repr(self._inner)

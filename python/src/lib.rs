@@ -7,10 +7,13 @@
 //! for the data).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use arrow_pyarrow::PyArrowType;
+use findmatches::baseline::{table_sha256, Baseline, Processed};
 use findmatches::block::Mode;
+use findmatches::incremental::{self, Session};
 use findmatches::labels::Labels;
 use findmatches::matcher::{self, Matcher, NoProgress};
 use findmatches::read::BadRows;
@@ -247,9 +250,132 @@ impl PyModel {
     }
 }
 
+/// A persisted, clustered baseline: the records matched so far with their
+/// match_ids, for incremental runs (the CLI's `dedup --baseline` and
+/// `incremental`, with the same guarantees: one writer at a time, atomic
+/// commits, each input folded in once).
+#[pyclass(name = "Baseline", module = "findmatches", frozen)]
+struct PyBaseline {
+    dir: PathBuf,
+}
+
+/// What marks an in-memory table as processed: its content's SHA-256, and
+/// a name for messages (`name`, or one made from the hash).
+fn identity(data: &Table, name: Option<String>) -> findmatches::Result<(String, String)> {
+    let sha256 = table_sha256(data)?;
+    let name = name.unwrap_or_else(|| format!("table-{}", &sha256[..12]));
+    Ok((sha256, name))
+}
+
+#[pymethods]
+impl PyBaseline {
+    /// Dedup `data` with `model` and keep the clustered records as a new
+    /// baseline in `dir` (generation 1); `name` labels the table in the
+    /// baseline's record of what it holds.
+    #[staticmethod]
+    #[pyo3(signature = (dir, model, data, name=None))]
+    fn create(
+        py: Python<'_>,
+        dir: PathBuf,
+        model: &PyModel,
+        data: PyArrowType<arrow_pyarrow::Table>,
+        name: Option<String>,
+    ) -> PyResult<PyBaseline> {
+        let data = table("table", data)?;
+        py.detach(|| -> findmatches::Result<()> {
+            if dir.join(findmatches::baseline::MANIFEST_FILE).exists() {
+                return Err(findmatches::Error::usage(format!(
+                    "{}: a baseline already exists here; match new tables with Baseline.open(dir).incremental",
+                    dir.display()
+                )));
+            }
+            let data = model.keyed(data)?;
+            let output = Matcher::new(model.inner.clone(), &NoProgress).dedup(&data)?;
+            let (sha256, name) = identity(&data, name)?;
+            let processed = Processed { sha256, name, generation: 1, rows: data.num_rows() as u64 };
+            Baseline::create(&dir, &model.inner, &data, &output.records, &output.clustering.match_ids, processed)
+                .map(drop)
+        })
+        .map_err(raise)?;
+        Ok(PyBaseline { dir })
+    }
+
+    /// A baseline made by `create` or `findmatches dedup --baseline`.
+    #[staticmethod]
+    fn open(dir: PathBuf) -> PyResult<PyBaseline> {
+        Baseline::open(&dir).map_err(raise)?;
+        Ok(PyBaseline { dir })
+    }
+
+    /// Match `data` against the baseline and within itself, then fold it in
+    /// as the next generation (not with `dry_run`). Returns every new row
+    /// with `match_id`, `match_confidence_score`, `match_status` and
+    /// `matched_baseline_key`, as `findmatches incremental` writes them;
+    /// None when a table of the same content was folded in already (unless
+    /// `force`). `wait`: seconds to wait for another writer.
+    #[pyo3(signature = (data, allow_merges=false, dry_run=false, force=false, name=None, wait=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn incremental(
+        &self,
+        py: Python<'_>,
+        data: PyArrowType<arrow_pyarrow::Table>,
+        allow_merges: bool,
+        dry_run: bool,
+        force: bool,
+        name: Option<String>,
+        wait: Option<f64>,
+    ) -> PyResult<Option<PyArrowType<arrow_pyarrow::Table>>> {
+        let data = table("table", data)?;
+        let batch = py.detach(|| -> findmatches::Result<Option<RecordBatch>> {
+            let wait = wait.map(Duration::from_secs_f64);
+            let mut session = Session::open(&self.dir, None, dry_run, wait)?;
+            let (sha256, name) = identity(&data, name)?;
+            if session.processed(&sha256).is_some() && !force {
+                return Ok(None);
+            }
+            session.model().check_table(&data)?;
+            let data = data.with_valid_keys(&session.model().definition.primary_key, BadRows::Fail)?.0;
+            let output = session.match_new(&data, allow_merges, &NoProgress)?;
+            let batch = incremental::output_batch(&data, &output, false)?;
+            session.commit(&data, &output, sha256, name)?;
+            Ok(Some(batch))
+        });
+        batch.map_err(raise)?.map(to_python).transpose()
+    }
+
+    /// The baseline's model.
+    #[getter]
+    fn model(&self) -> PyResult<PyModel> {
+        Ok(PyModel { inner: Baseline::open(&self.dir).map_err(raise)?.model().clone() })
+    }
+
+    /// Its generation, records and clusters, as its manifest says now.
+    #[getter]
+    fn generation(&self) -> PyResult<u64> {
+        Ok(Baseline::open(&self.dir).map_err(raise)?.manifest().generation)
+    }
+
+    /// Records it holds.
+    #[getter]
+    fn records(&self) -> PyResult<u64> {
+        Ok(Baseline::open(&self.dir).map_err(raise)?.manifest().records)
+    }
+
+    /// Clusters (entities) it holds.
+    #[getter]
+    fn clusters(&self) -> PyResult<u64> {
+        Ok(Baseline::open(&self.dir).map_err(raise)?.manifest().clusters)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Baseline({:?})", self.dir)
+    }
+}
+
 #[pymodule]
 fn _findmatches(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyModel>()?;
+    m.add_class::<PyBaseline>()?;
     m.add("FindMatchesError", m.py().get_type::<FindMatchesError>())?;
     m.add("UsageError", m.py().get_type::<UsageError>())?;
     m.add("DataError", m.py().get_type::<DataError>())?;

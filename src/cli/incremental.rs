@@ -16,8 +16,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use findmatches::baseline::{file_sha256, Baseline, Commit, Processed, WriterLock, MANIFEST_FILE};
-use findmatches::{incremental, write, MatchModel, Matcher};
+use findmatches::baseline::file_sha256;
+use findmatches::incremental::Session;
+use findmatches::{incremental, write, MatchModel};
 
 use super::{progress::Bar, Global};
 
@@ -69,39 +70,13 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     }
     args.bad_rows.check()?;
     global.fits(&[&args.input])?;
-    if !args.baseline.join(MANIFEST_FILE).is_file() {
-        // Not a baseline: say so (before taking a lock in it).
-        Baseline::open(&args.baseline)?;
-    }
-    // Writers take the lock before reading, so what they read is what they
-    // commit on top of; a dry run only reads the (atomically replaced) manifest.
-    let lock = if args.dry_run {
-        None
-    } else {
-        Some(WriterLock::acquire(&args.baseline, args.wait.map(Duration::from_secs))?)
-    };
-    let mut baseline = Baseline::open(&args.baseline)?;
-    let stored = baseline.model().clone();
     let model = match &args.model {
-        Some(path) => {
-            let model = MatchModel::load(path)?;
-            if model.fingerprint != stored.fingerprint {
-                return Err(findmatches::Error::model_mismatch(
-                    path,
-                    format!(
-                        "model fingerprint {} is not the baseline's ({}); a baseline is matched with the model it was built with",
-                        &model.fingerprint[..12],
-                        &stored.fingerprint[..12]
-                    ),
-                )
-                .into());
-            }
-            model
-        }
-        None => stored,
+        Some(path) => Some((MatchModel::load(path)?, path.as_path())),
+        None => None,
     };
+    let mut session = Session::open(&args.baseline, model, args.dry_run, args.wait.map(Duration::from_secs))?;
     let sha256 = file_sha256(&args.input)?;
-    if let Some(done) = baseline.processed(&sha256) {
+    if let Some(done) = session.processed(&sha256) {
         if !args.force {
             global.say(format!(
                 "{} was already folded into {} (generation {}, as {}); nothing to do (--force to redo it)",
@@ -116,10 +91,9 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     }
     let mut rejects = Vec::new();
     let new = args.bad_rows.read(&args.input, &mut rejects)?;
-    let new = args.bad_rows.keyed(new, &model.definition.primary_key, &mut rejects)?;
+    let new = args.bad_rows.keyed(new, &session.model().definition.primary_key, &mut rejects)?;
     let bar = Bar::new(global.quiet);
-    let matcher = Matcher::new(model, &bar);
-    let output = incremental::match_new(&matcher, &baseline, &new, args.allow_merges)?;
+    let output = session.match_new(&new, args.allow_merges, &bar)?;
     bar.finish();
     let batch = incremental::output_batch(&new, &output, args.unique_only)?;
     write::write_batch(&args.output, &batch, None)?;
@@ -127,43 +101,19 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         global.say(format!("merged baseline cluster {absorbed} into {kept}"));
     }
     args.bad_rows.report(&mut rejects, global)?;
-    let committed = match &lock {
-        Some(lock) if !args.dry_run => {
-            let name = args.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            baseline
-                .commit(
-                    lock,
-                    Commit {
-                        table: &new,
-                        records: &output.records,
-                        source: 1,
-                        match_ids: &output.clustering.match_ids,
-                        merges: &output.clustering.merges,
-                        next_match_id: output.clustering.next_match_id,
-                        processed: Processed {
-                            sha256,
-                            name,
-                            generation: baseline.manifest().generation + 1,
-                            rows: new.num_rows() as u64,
-                        },
-                    },
-                )
-                .map_err(|e| {
-                    // The output is written first, so a run whose commit fails
-                    // (a full disk) still has its matches; say what holds.
-                    anyhow::Error::from(e).context(format!(
-                        "{} is written but its records are not folded in: the baseline is unchanged \
-                     (generation {}); run again to fold them in",
-                        args.output.display(),
-                        baseline.manifest().generation
-                    ))
-                })?;
-            true
-        }
-        _ => false,
-    };
+    let name = args.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let generation = session.baseline().manifest().generation;
+    let committed = session.commit(&new, &output, sha256, name).map_err(|e| {
+        // The output is written first, so a run whose commit fails (a full
+        // disk) still has its matches; say what holds.
+        anyhow::Error::from(e).context(format!(
+            "{} is written but its records are not folded in: the baseline is unchanged \
+             (generation {generation}); run again to fold them in",
+            args.output.display(),
+        ))
+    })?;
     let (existing, duplicates, unique) = output.status_counts();
-    let m = baseline.manifest();
+    let m = session.baseline().manifest();
     global.say(format!(
         "{} new records: {existing} existing, {duplicates} new duplicates, {unique} new unique; wrote {}; {}",
         new.num_rows(),
