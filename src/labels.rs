@@ -18,8 +18,10 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use arrow_array::Array;
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
 use rustc_hash::FxHashMap;
 
 use crate::durable::atomic_csv;
@@ -60,7 +62,13 @@ pub struct Labels {
 impl Labels {
     /// Read a labeling file or a pairs file; `key` is the primary key column.
     pub fn read(path: &Path, key: &str) -> Result<Labels> {
-        let table = Table::read(path)?;
+        Labels::from_table(&Table::read(path)?, key)
+    }
+
+    /// The labels of a labeling sheet or a pairs table already read (its
+    /// name, [`Table::path`], stands for the file in messages).
+    pub fn from_table(table: &Table, key: &str) -> Result<Labels> {
+        let path = table.path();
         let headers = table.headers();
         let has = |c: &str| headers.iter().any(|h| h == c);
         let pairs = if has(SET_COLUMN) && has(LABEL_COLUMN) {
@@ -71,9 +79,9 @@ impl Labels {
                     format!("labeling file has no primary key column '{key}'"),
                 ));
             }
-            set_pairs(&table, key)?
+            set_pairs(table, key)?
         } else if has("left_key") && has("right_key") && has("is_match") {
-            plain_pairs(&table)?
+            plain_pairs(table)?
         } else {
             return Err(Error::data(
                 path,
@@ -405,35 +413,47 @@ fn active_starts(
     vec![pairs(order), random, pairs(likely)]
 }
 
-/// Write labeling sets as a FindMatches labeling file: `labeling_set_id`,
-/// `label` (from `label_of`, or empty for a person to fill in), then every
-/// column of the source rows. `tables` are the tables `records` was built
-/// from, in order; all must have the same columns.
-pub fn write_labeling_file(
-    path: &Path,
+/// Labeling sets as a FindMatches labeling sheet: `labeling_set_id`,
+/// `label` (from `label_of`; missing for a person to fill in), then every
+/// column of the source rows as text. `tables` are the tables `records`
+/// was built from, in order; all must have the same columns.
+pub fn labeling_sheet(
     tables: &[&Table],
     records: &Records,
     sets: &[Vec<RecordId>],
     label_of: &dyn Fn(RecordId) -> Option<String>,
-) -> Result<()> {
+) -> Result<RecordBatch> {
     let headers = tables.first().map(|t| t.headers()).unwrap_or_default();
     let columns = tables
         .iter()
         .map(|t| headers.iter().map(|h| t.strings(h)).collect::<Result<Vec<_>>>())
         .collect::<Result<Vec<_>>>()?;
-    let mut header = vec![SET_COLUMN.to_string(), LABEL_COLUMN.to_string()];
-    header.extend(headers.iter().cloned());
-    let columns = &columns;
-    let rows = sets.iter().enumerate().flat_map(|(s, set)| {
-        set.iter().map(move |&id| {
-            let source = records.sources()[id as usize] as usize;
-            let row = id as usize - records.source_range(source).start;
-            let mut record = vec![format!("set-{:04}", s + 1), label_of(id).unwrap_or_default()];
-            record.extend(columns[source].iter().map(|c| value(c, row).to_string()));
-            record
-        })
-    });
-    atomic_csv(path, std::iter::once(header).chain(rows))
+    let rows: Vec<RecordId> = sets.iter().flatten().copied().collect();
+    let set_ids: StringArray = sets
+        .iter()
+        .enumerate()
+        .flat_map(|(s, set)| set.iter().map(move |_| Some(format!("set-{:04}", s + 1))))
+        .collect();
+    let labels: StringArray = rows.iter().map(|&id| label_of(id)).collect();
+    let mut fields =
+        vec![Field::new(SET_COLUMN, DataType::Utf8, false), Field::new(LABEL_COLUMN, DataType::Utf8, true)];
+    let mut arrays: Vec<ArrayRef> = vec![Arc::new(set_ids), Arc::new(labels)];
+    for (c, name) in headers.iter().enumerate() {
+        let values: StringArray = rows
+            .iter()
+            .map(|&id| {
+                let source = records.sources()[id as usize] as usize;
+                let row = id as usize - records.source_range(source).start;
+                let column = &columns[source][c];
+                (!column.is_null(row)).then(|| column.value(row).to_string())
+            })
+            .collect();
+        fields.push(Field::new(name, DataType::Utf8, true));
+        arrays.push(Arc::new(values));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| {
+        Error::data(tables.first().map_or(Path::new(""), |t| t.path()), Position::default(), e.to_string())
+    })
 }
 
 /// A FindMatches labeling file kept as text, every column as it was, for

@@ -7,6 +7,7 @@
 //! the input columns. Nothing here touches process-global state; the
 //! caller picks the thread pool (`rayon::ThreadPool::install`).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,7 +23,7 @@ use crate::cluster::{self, ClusterOptions, Clustering, Constraints, ScoredPair};
 use crate::compare::ComparePlan;
 use crate::config::TransformDef;
 use crate::error::{Error, Result};
-use crate::labels::Labels;
+use crate::labels::{self, Labels};
 use crate::model::{one_to_one, MatchModel, ProvidedLabel, TrainingMethod, TrainingSummary};
 use crate::read::Table;
 use crate::record::{CandidatePair, RecordId, Records};
@@ -384,6 +385,48 @@ pub fn train_unsupervised(def: &TransformDef, tables: &[&Table]) -> Result<Match
         settle_threshold(&mut model, &records, mode)?;
     }
     Ok(model)
+}
+
+/// A labeling round: `sets` groups of at most `set_size` records of
+/// `tables` to label ([`labels::generate_sets`]), from the candidate pairs
+/// of the wider key net labeling uses. With a `model`, its labeled records
+/// are left out and, if `uncertain`, the sets gather around the pairs it
+/// is least sure of; otherwise around random records and their most
+/// similar candidates. Returns the records with the sets.
+pub fn labeling_round(
+    def: &TransformDef,
+    tables: &[&Table],
+    model: Option<&MatchModel>,
+    uncertain: bool,
+    sets: usize,
+    set_size: usize,
+    seed: u64,
+) -> Result<(Records, Vec<Vec<RecordId>>)> {
+    let records = Records::build(def, tables)?;
+    let mode = mode_of(tables);
+    let (candidates, _) = Blocking::for_labeling(def, records.len()).candidates(&records, def, mode)?;
+    let labeled_keys: HashSet<&str> = model
+        .iter()
+        .flat_map(|m| m.labels.iter().flat_map(|l| [l.left.as_str(), l.right.as_str()]))
+        .collect();
+    let request = labels::SetRequest {
+        sets,
+        set_size,
+        seed,
+        labeled: records.keys().iter().map(|k| labeled_keys.contains(k.as_str())).collect(),
+    };
+    let scores = match model {
+        Some(model) if uncertain => {
+            let matcher = Matcher::new(model.clone(), &NoProgress);
+            Some(labels::ModelScores {
+                probabilities: matcher.score_pairs(&records, &candidates).iter().map(|p| p.score).collect(),
+                threshold: model.threshold(),
+            })
+        }
+        _ => None,
+    };
+    let sets = labels::generate_sets(&records, &candidates, scores.as_ref(), &request);
+    Ok((records, sets))
 }
 
 /// Settle the threshold on the candidates a run over `records` makes (a

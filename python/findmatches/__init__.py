@@ -25,8 +25,9 @@ import pyarrow as pa
 from ._findmatches import Baseline as _Baseline
 from ._findmatches import DataError, FindMatchesError, UsageError
 from ._findmatches import Model as _Model
+from ._findmatches import label_generate as _Model_label_generate
 
-__all__ = ["Model", "Baseline", "FindMatchesError", "UsageError", "DataError"]
+__all__ = ["Model", "Baseline", "label_generate", "FindMatchesError", "UsageError", "DataError"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -55,12 +56,41 @@ def _tables(tables: Union[Any, Sequence[Any]]) -> list:
     return [_arrow(t) for t in tables]
 
 
-def _paths(labels: Union[None, PathLike, Iterable[PathLike]]) -> list:
+def _labels(labels: Any) -> list:
+    """Labels for Rust: files by path, tables (filled-in labeling sheets, pairs) as Arrow."""
     if labels is None:
         return []
-    if isinstance(labels, (str, os.PathLike)):
-        return [os.fspath(labels)]
-    return [os.fspath(p) for p in labels]
+    if isinstance(labels, (str, os.PathLike)) or not isinstance(labels, (list, tuple)):
+        labels = [labels]
+    return [os.fspath(item) if isinstance(item, (str, os.PathLike)) else _arrow(item) for item in labels]
+
+
+def label_generate(
+    tables: Union[Any, Sequence[Any]],
+    config: Optional[PathLike] = None,
+    model: Optional["Model"] = None,
+    uncertain: Optional[bool] = None,
+    sets: int = 10,
+    set_size: int = 10,
+    seed: int = 1,
+) -> pa.Table:
+    """Labeling sets to label, as ``findmatches label generate`` makes them.
+
+    A labeling sheet: ``labeling_set_id``, an empty ``label`` column and every
+    column of the records. Fill ``label`` (rows of one set with the same label
+    are one entity) and pass the sheet back as ``labels=`` to :meth:`Model.train`.
+    With a ``model``, its labeled records are left out and (``uncertain``, the
+    default then) the sets gather around the pairs it is least sure of.
+    """
+    return _Model_label_generate(
+        _tables(tables),
+        None if config is None else os.fspath(config),
+        None if model is None else model._inner,
+        uncertain,
+        sets,
+        set_size,
+        seed,
+    )
 
 
 class Model:
@@ -86,19 +116,20 @@ class Model:
         cls,
         tables: Union[Any, Sequence[Any]],
         config: Optional[PathLike] = None,
-        labels: Union[None, PathLike, Iterable[PathLike]] = None,
+        labels: Any = None,
     ) -> "Model":
         """Train on one table (dedup) or a list of two (link), as ``findmatches train``.
 
         ``config`` is a transform definition (TOML; by default inferred from the
         first table, as ``findmatches init`` does); ``labels`` one or more
-        labeling or pairs files (none: learn without labels).
+        labeling or pairs files, or tables of them (a filled-in sheet from
+        :func:`label_generate`); none: learn without labels.
         """
         return cls(
             _Model.train(
                 _tables(tables),
                 None if config is None else os.fspath(config),
-                _paths(labels),
+                _labels(labels),
             )
         )
 
@@ -114,7 +145,7 @@ class Model:
         """The rows of both tables, a ``source`` column first, matching rows sharing a ``match_id``."""
         return self._inner.link(_arrow(left), _arrow(right))
 
-    def evaluate(self, tables: Union[Any, Sequence[Any]], labels: Union[PathLike, Iterable[PathLike]]) -> dict:
+    def evaluate(self, tables: Union[Any, Sequence[Any]], labels: Any) -> dict:
         """Quality estimated from labels, as ``findmatches evaluate --json`` prints it.
 
         ``estimate`` holds precision, recall and F1 estimated on the data; the
@@ -122,7 +153,7 @@ class Model:
         ``precision``, ``recall``, ``f1`` with 95% intervals, ``max_f1``,
         ``auprc``, ``confusion``, ``column_importance``, ``blocking_recall``.
         """
-        return json.loads(self._inner.evaluate_json(_tables(tables), _paths(labels)))
+        return json.loads(self._inner.evaluate_json(_tables(tables), _labels(labels)))
 
     def explain(self, tables: Union[Any, Sequence[Any]], left: str, right: str) -> dict:
         """Why two records (by primary key) scored what they did: each column's

@@ -44,6 +44,40 @@ fn table(name: &str, data: PyArrowType<arrow_pyarrow::Table>) -> PyResult<Table>
     Ok(Table::from_batch(name, batch))
 }
 
+/// Labels as given from Python: a labeling or pairs file, or a table of
+/// one (a filled-in labeling sheet, a pairs table).
+enum LabelSource {
+    File(PathBuf),
+    Sheet(Table),
+}
+
+impl LabelSource {
+    fn from_python(items: Vec<Bound<'_, PyAny>>) -> PyResult<Vec<LabelSource>> {
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                if item.hasattr("__arrow_c_stream__")? {
+                    Ok(LabelSource::Sheet(table(&format!("labels[{i}]"), item.extract()?)?))
+                } else {
+                    Ok(LabelSource::File(item.extract()?))
+                }
+            })
+            .collect()
+    }
+
+    fn read(&self, key: &str) -> findmatches::Result<Labels> {
+        match self {
+            LabelSource::File(path) => Labels::read(path, key),
+            LabelSource::Sheet(sheet) => Labels::from_table(sheet, key),
+        }
+    }
+}
+
+fn read_labels(sources: &[LabelSource], key: &str) -> findmatches::Result<Vec<Labels>> {
+    sources.iter().map(|s| s.read(key)).collect()
+}
+
 /// One table ("table") or the two of a link ("left", "right").
 fn named(tables: Vec<PyArrowType<arrow_pyarrow::Table>>) -> PyResult<Vec<Table>> {
     let names: &[&str] = match tables.len() {
@@ -92,9 +126,10 @@ impl PyModel {
         py: Python<'_>,
         tables: Vec<PyArrowType<arrow_pyarrow::Table>>,
         config: Option<PathBuf>,
-        labels: Vec<PathBuf>,
+        labels: Vec<Bound<'_, PyAny>>,
     ) -> PyResult<PyModel> {
         let tables = named(tables)?;
+        let labels = LabelSource::from_python(labels)?;
         py.detach(|| {
             let def = match &config {
                 Some(path) => TransformDef::load(path)?,
@@ -104,8 +139,7 @@ impl PyModel {
             for t in &tables {
                 def.check_headers(&t.headers(), &config_path, t.path())?;
             }
-            let labels =
-                labels.iter().map(|p| Labels::read(p, &def.primary_key)).collect::<Result<Vec<_>, _>>()?;
+            let labels = read_labels(&labels, &def.primary_key)?;
             let refs: Vec<&Table> = tables.iter().collect();
             if labels.is_empty() {
                 matcher::train_unsupervised(&def, &refs)
@@ -163,16 +197,16 @@ impl PyModel {
         &self,
         py: Python<'_>,
         tables: Vec<PyArrowType<arrow_pyarrow::Table>>,
-        labels: Vec<PathBuf>,
+        labels: Vec<Bound<'_, PyAny>>,
     ) -> PyResult<String> {
         let tables = named(tables)?;
+        let labels = LabelSource::from_python(labels)?;
         py.detach(|| -> findmatches::Result<String> {
             let def = &self.inner.definition;
             for t in &tables {
                 self.inner.check_table(t)?;
             }
-            let labels =
-                labels.iter().map(|p| Labels::read(p, &def.primary_key)).collect::<Result<Vec<_>, _>>()?;
+            let labels = read_labels(&labels, &def.primary_key)?;
             let refs: Vec<&Table> = tables.iter().collect();
             let records = Records::build(def, &refs)?;
             let labeled = matcher::labeled_pairs(&records, &labels)?;
@@ -372,10 +406,60 @@ impl PyBaseline {
     }
 }
 
+/// Labeling sets to label, as `findmatches label generate` makes them: a
+/// labeling sheet (`labeling_set_id`, an empty `label`, every column).
+/// Under the definition at `config` (default: `model`'s, or inferred from
+/// the first table); with a `model`, its labeled records are left out and,
+/// with `uncertain` (the default when a model is given), the sets gather
+/// where it is least sure.
+#[pyfunction]
+#[pyo3(signature = (tables, config=None, model=None, uncertain=None, sets=10, set_size=10, seed=1))]
+#[allow(clippy::too_many_arguments)]
+fn label_generate(
+    py: Python<'_>,
+    tables: Vec<PyArrowType<arrow_pyarrow::Table>>,
+    config: Option<PathBuf>,
+    model: Option<&PyModel>,
+    uncertain: Option<bool>,
+    sets: usize,
+    set_size: usize,
+    seed: u64,
+) -> PyResult<PyArrowType<arrow_pyarrow::Table>> {
+    if set_size < 2 {
+        return Err(UsageError::new_err("set_size must be at least 2"));
+    }
+    let uncertain = uncertain.unwrap_or(model.is_some());
+    if uncertain && model.is_none() {
+        return Err(UsageError::new_err("uncertain sets need a model"));
+    }
+    let tables = named(tables)?;
+    let model = model.map(|m| m.inner.clone());
+    let batch = py.detach(|| -> findmatches::Result<RecordBatch> {
+        let def = match (&config, &model) {
+            (Some(path), _) => TransformDef::load(path)?,
+            (None, Some(model)) => model.definition.clone(),
+            (None, None) => findmatches::infer::infer(&tables[0])?,
+        };
+        let model = match (model, &config) {
+            (Some(model), Some(path)) => {
+                model.check_definition(&def, path)?;
+                Some(model.with_tuning(def.tuning.clone()))
+            }
+            (model, _) => model,
+        };
+        let refs: Vec<&Table> = tables.iter().collect();
+        let (records, sets) =
+            matcher::labeling_round(&def, &refs, model.as_ref(), uncertain, sets, set_size, seed)?;
+        findmatches::labels::labeling_sheet(&refs, &records, &sets, &|_| None)
+    });
+    to_python(batch.map_err(raise)?)
+}
+
 #[pymodule]
 fn _findmatches(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyModel>()?;
     m.add_class::<PyBaseline>()?;
+    m.add_function(wrap_pyfunction!(label_generate, m)?)?;
     m.add("FindMatchesError", m.py().get_type::<FindMatchesError>())?;
     m.add("UsageError", m.py().get_type::<UsageError>())?;
     m.add("DataError", m.py().get_type::<DataError>())?;

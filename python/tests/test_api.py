@@ -147,3 +147,29 @@ def test_baseline_incremental_equals_the_cli_and_folds_each_table_once(tmp_path)
     same_rows(out, tmp_path / "inc.csv")
     statuses = out.column("match_status").to_pylist()
     assert statuses.count("existing") > 100 and "new_unique" in statuses
+
+
+def test_label_generate_equals_the_cli_and_a_filled_sheet_trains(tmp_path):
+    customers = read(DATA / "customers.csv")
+    config = REPO / "examples" / "customers.toml"
+    sheet = findmatches.label_generate(customers, config=config, sets=5, seed=3)
+    cli("label", "generate", "--config", config, "--input", DATA / "customers.csv",
+        "--sets", "5", "--seed", "3", "-o", tmp_path / "sheet.csv")
+    same_rows(sheet, tmp_path / "sheet.csv")
+    assert sheet.column_names[:2] == ["labeling_set_id", "label"]
+    assert set(sheet.column("label").to_pylist()) == {None}
+
+    # Fill it from the truth, as a person would, and train on the table itself.
+    truth = dict(pc.read_csv(DATA / "customers_truth.csv").to_pandas().astype(str).values)
+    filled = sheet.to_pandas()
+    filled["label"] = [truth[k] for k in filled["customer_id"]]
+    model = findmatches.Model.train(customers, config=config, labels=filled)
+    filled.to_csv(tmp_path / "filled.csv", index=False)
+    from_file = findmatches.Model.train(customers, config=config, labels=tmp_path / "filled.csv")
+    assert model.to_json() == from_file.to_json()
+
+    # Active learning: the model's labeled records are left out.
+    active = findmatches.label_generate(customers, model=model, sets=5, seed=3)
+    assert not set(active.column("customer_id").to_pylist()) & set(filled["customer_id"])
+    with pytest.raises(findmatches.UsageError, match="need a model"):
+        findmatches.label_generate(customers, config=config, uncertain=True)

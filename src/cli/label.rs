@@ -13,14 +13,12 @@
 //!   findmatches label generate --config findmatches.toml --input customers.csv \
 //!       -o labeling_set.csv --sets 20 --set-size 10
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use arrow_array::Array;
-use findmatches::block::{Blocking, Mode};
-use findmatches::labels;
-use findmatches::matcher::{Matcher, NoProgress};
-use findmatches::{MatchModel, Records, Table, TransformDef};
+use findmatches::{labels, matcher, write};
+use findmatches::{MatchModel, Table, TransformDef};
 
 use super::Global;
 
@@ -171,30 +169,15 @@ fn generate(args: &GenerateArgs, global: &Global) -> anyhow::Result<()> {
         def.check_headers(&t.headers(), &args.config, t.path())?;
     }
     let refs: Vec<&Table> = tables.iter().collect();
-    let records = Records::build(&def, &refs)?;
-    let mode = if tables.len() > 1 { Mode::Link } else { Mode::Dedup };
-    let (candidates, _) = Blocking::for_labeling(&def, records.len()).candidates(&records, &def, mode)?;
-    let labeled_keys: HashSet<&str> = model
-        .iter()
-        .flat_map(|m| m.labels.iter().flat_map(|l| [l.left.as_str(), l.right.as_str()]))
-        .collect();
-    let request = labels::SetRequest {
-        sets: args.sets,
-        set_size: args.set_size,
-        seed: args.seed,
-        labeled: records.keys().iter().map(|k| labeled_keys.contains(k.as_str())).collect(),
-    };
-    let scores = match (&model, strategy) {
-        (Some(model), Strategy::Uncertain) => {
-            let matcher = Matcher::new(model.clone(), &NoProgress);
-            Some(labels::ModelScores {
-                probabilities: matcher.score_pairs(&records, &candidates).iter().map(|p| p.score).collect(),
-                threshold: model.threshold(),
-            })
-        }
-        _ => None,
-    };
-    let sets = labels::generate_sets(&records, &candidates, scores.as_ref(), &request);
+    let (records, sets) = matcher::labeling_round(
+        &def,
+        &refs,
+        model.as_ref(),
+        strategy == Strategy::Uncertain,
+        args.sets,
+        args.set_size,
+        args.seed,
+    )?;
     let answers: Option<HashMap<String, String>> = match &args.answers {
         None => None,
         Some(path) => {
@@ -221,7 +204,7 @@ fn generate(args: &GenerateArgs, global: &Global) -> anyhow::Result<()> {
         let key = &records.keys()[id as usize];
         Some(answers.get(key).cloned().unwrap_or_else(|| format!("unknown-{key}")))
     };
-    labels::write_labeling_file(&args.output, &refs, &records, &sets, &label_of)?;
+    write::write_batch(&args.output, &labels::labeling_sheet(&refs, &records, &sets, &label_of)?, None)?;
     let rows: usize = sets.iter().map(Vec::len).sum();
     global.say(format!("wrote {} labeling sets ({rows} records) to {}", sets.len(), args.output.display()));
     global.emit(serde_json::json!({ "output": args.output, "sets": sets.len(), "records": rows }));
