@@ -38,9 +38,14 @@ fn raise(err: findmatches::Error) -> PyErr {
 /// A Python table (anything with `__arrow_c_stream__`: a `pyarrow.Table`,
 /// a `RecordBatchReader`) as a findmatches table named `name` in messages.
 fn table(name: &str, data: PyArrowType<arrow_pyarrow::Table>) -> PyResult<Table> {
-    let (batches, schema) = data.0.into_inner();
-    let batch = arrow_select::concat::concat_batches(&schema, &batches)
-        .map_err(|e| DataError::new_err(format!("{name}: {e}")))?;
+    let (mut batches, schema) = data.0.into_inner();
+    // One chunk is taken as it is; several (a pyarrow.Table read in
+    // blocks) are joined into the one batch a findmatches table is.
+    let batch = match batches.len() {
+        1 => batches.pop().expect("one batch"),
+        _ => arrow_select::concat::concat_batches(&schema, &batches)
+            .map_err(|e| DataError::new_err(format!("{name}: {e}")))?,
+    };
     Ok(Table::from_batch(name, batch))
 }
 
