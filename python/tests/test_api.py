@@ -7,6 +7,7 @@ elsewhere) and the wheel installed (``tests/run.sh`` does both).
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -173,3 +174,55 @@ def test_label_generate_equals_the_cli_and_a_filled_sheet_trains(tmp_path):
     assert not set(active.column("customer_id").to_pylist()) & set(filled["customer_id"])
     with pytest.raises(findmatches.UsageError, match="need a model"):
         findmatches.label_generate(customers, config=config, uncertain=True)
+
+
+KILLED_RUN = """
+import sys, pyarrow as pa, pyarrow.csv as pc, findmatches
+names = open(sys.argv[2]).readline().strip().split(",")
+table = pc.read_csv(sys.argv[2], convert_options=pc.ConvertOptions(column_types={n: pa.string() for n in names}))
+print("ready", flush=True)
+findmatches.Baseline.open(sys.argv[1]).incremental(table)
+"""
+
+
+def test_a_python_process_killed_mid_run_leaves_the_old_or_the_new_generation(tmp_path):
+    import shutil
+    import signal
+    import time
+
+    cli("synth", "--entities", "12000", "--seed", "5", "-o", tmp_path / "all.csv")
+    lines = (tmp_path / "all.csv").read_text().splitlines(keepends=True)
+    cut = 1 + (len(lines) - 1) * 4 // 5
+    (tmp_path / "base.csv").write_text("".join(lines[:cut]))
+    (tmp_path / "new.csv").write_text(lines[0] + "".join(lines[cut:]))
+    base_rows, new_rows = cut - 1, len(lines) - cut
+    findmatches.Baseline.create(tmp_path / "fm", findmatches.Model.bundled(), read(tmp_path / "base.csv"))
+
+    def run(dir, delay=None):
+        """The run in a fresh Python process, killed `delay` s after it has read its input."""
+        child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(dir), str(tmp_path / "new.csv")],
+                                 stdout=subprocess.PIPE)
+        assert child.stdout.readline().strip() == b"ready"
+        start = time.monotonic()
+        if delay is None:
+            assert child.wait() == 0
+            return time.monotonic() - start
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+
+    shutil.copytree(tmp_path / "fm", tmp_path / "timing")
+    took = run(tmp_path / "timing")
+    outcomes = set()
+    for i in range(12):
+        trial = tmp_path / f"trial{i}"
+        shutil.copytree(tmp_path / "fm", trial)
+        run(trial, delay=took * (0.3 + 0.08 * i))
+        cli("baseline", "verify", trial)
+        base = findmatches.Baseline.open(trial)
+        assert (base.generation, base.records) in {(1, base_rows), (2, base_rows + new_rows)}
+        outcomes.add(base.generation)
+        # A stale lock is recovered, and a table folded in is not folded in twice.
+        run(trial)
+        assert (base.generation, base.records) == (2, base_rows + new_rows)
+    assert outcomes == {1, 2}, f"the kills never fell {'after' if 1 in outcomes else 'before'} the commit"
