@@ -141,9 +141,13 @@ class Model:
         """Every row of ``table`` plus ``match_id`` and ``match_confidence_score``."""
         return self._inner.dedup(_arrow(table))
 
-    def link(self, left: Any, right: Any) -> pa.Table:
-        """The rows of both tables, a ``source`` column first, matching rows sharing a ``match_id``."""
-        return self._inner.link(_arrow(left), _arrow(right))
+    def link(self, left: Any, right: Any, names: Optional[Sequence[str]] = None) -> pa.Table:
+        """The rows of both tables, a ``source`` column first, matching rows sharing a ``match_id``.
+
+        ``source`` holds ``names`` (default ``("left", "right")``), which also
+        name the tables in errors; give the file names to get the CLI's output.
+        """
+        return self._inner.link(_arrow(left), _arrow(right), None if names is None else tuple(names))
 
     def evaluate(self, tables: Union[Any, Sequence[Any]], labels: Any) -> dict:
         """Quality estimated from labels, as ``findmatches evaluate --json`` prints it.

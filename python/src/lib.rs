@@ -177,16 +177,20 @@ impl PyModel {
         to_python(batch.map_err(raise)?)
     }
 
-    /// The rows of `left` and `right` with a `source` column ("left" or
-    /// "right"), a `match_id` shared by rows that match and a
-    /// `match_confidence_score`, as `findmatches link` writes them.
+    /// The rows of `left` and `right` with a `source` column (`names`: by
+    /// default "left" and "right"; they also name the tables in errors), a
+    /// `match_id` shared by rows that match and a `match_confidence_score`,
+    /// as `findmatches link` writes them.
+    #[pyo3(signature = (left, right, names=None))]
     fn link(
         &self,
         py: Python<'_>,
         left: PyArrowType<arrow_pyarrow::Table>,
         right: PyArrowType<arrow_pyarrow::Table>,
+        names: Option<(String, String)>,
     ) -> PyResult<PyArrowType<arrow_pyarrow::Table>> {
-        let (left, right) = (table("left", left)?, table("right", right)?);
+        let (a, b) = names.unwrap_or_else(|| ("left".to_string(), "right".to_string()));
+        let (left, right) = (table(&a, left)?, table(&b, right)?);
         let batch = py.detach(|| -> findmatches::Result<RecordBatch> {
             let (left, right) = (self.keyed(left)?, self.keyed(right)?);
             let output = Matcher::new(self.inner.clone(), &NoProgress).link(&left, &right)?;
