@@ -192,21 +192,17 @@ impl Table {
         let format = Format::of(path)?;
         let mut head = [0u8; 4];
         let n = File::open(path).and_then(|mut f| f.read(&mut head)).map_err(|e| Error::io(path, e))?;
-        match (magic(&head[..n]), format) {
+        let magic = magic(&head[..n]);
+        match (magic, format) {
             (Magic::Parquet, _) | (_, Format::Parquet) => Ok((read_parquet(path)?, Vec::new())),
-            (Magic::Zip, _) => Err(unsupported(path, "a zip archive (an Excel or OpenDocument workbook?)")),
-            (Magic::Ole2, _) => Err(unsupported(path, "an Excel workbook")),
             (Magic::Gzip, Format::Csv { delimiter, .. }) => {
                 let file = File::open(path).map_err(|e| Error::io(path, e))?;
-                let mut bytes = Vec::new();
-                flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file))
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| {
-                        Error::data(path, Position::default(), format!("not readable as gzip: {e}"))
-                    })?;
-                read_bytes(path, bytes, delimiter, policy)
+                read_bytes(path, gunzip(path, std::io::BufReader::new(file))?, delimiter, policy)
             }
-            (Magic::Text, Format::Csv { delimiter, .. }) => read_csv(path, Text::File, delimiter, policy),
+            (magic, Format::Csv { delimiter, .. }) => {
+                refuse(path, magic)?;
+                read_csv(path, Text::File, delimiter, policy)
+            }
         }
     }
 
@@ -390,21 +386,16 @@ enum Text {
     Memory(Vec<u8>),
 }
 
-/// Bytes of standard input or a decompressed file: Parquet or CSV by their
-/// first bytes (standard input's CSV delimiter: a tab when its first line
-/// has tabs and no commas, else `delimiter`).
+/// Bytes of standard input or a gzipped file, read whole: Parquet, gzip
+/// (decompressed, then read again) or CSV by their first bytes; standard
+/// input's CSV delimiter is a tab when its first line has tabs and no
+/// commas, else `delimiter`.
 fn read_bytes(path: &Path, bytes: Vec<u8>, delimiter: u8, policy: BadRows) -> Result<(Table, Vec<Rejected>)> {
-    match magic(&bytes) {
+    let magic = magic(&bytes);
+    refuse(path, magic)?;
+    match magic {
         Magic::Parquet => Ok((parquet_table(path, bytes::Bytes::from(bytes))?, Vec::new())),
-        Magic::Zip => Err(unsupported(path, "a zip archive (an Excel or OpenDocument workbook?)")),
-        Magic::Ole2 => Err(unsupported(path, "an Excel workbook")),
-        Magic::Gzip if path == Path::new(STDIO) => {
-            let mut text = Vec::new();
-            flate2::read::MultiGzDecoder::new(&bytes[..])
-                .read_to_end(&mut text)
-                .map_err(|e| Error::data(path, Position::default(), format!("not readable as gzip: {e}")))?;
-            read_bytes(path, text, delimiter, policy)
-        }
+        Magic::Gzip => read_bytes(path, gunzip(path, &bytes[..])?, delimiter, policy),
         _ => {
             let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
             let delimiter = if path == Path::new(STDIO) && first.contains(&b'\t') && !first.contains(&b',') {
@@ -415,6 +406,24 @@ fn read_bytes(path: &Path, bytes: Vec<u8>, delimiter: u8, policy: BadRows) -> Re
             read_csv(path, Text::Memory(bytes), delimiter, policy)
         }
     }
+}
+
+/// Refuse what the first bytes say is a workbook or an archive.
+fn refuse(path: &Path, magic: Magic) -> Result<()> {
+    match magic {
+        Magic::Zip => Err(unsupported(path, "a zip archive (an Excel or OpenDocument workbook?)")),
+        Magic::Ole2 => Err(unsupported(path, "an Excel workbook")),
+        _ => Ok(()),
+    }
+}
+
+/// The text of gzipped bytes (every member, as `zcat` gives it).
+fn gunzip(path: &Path, compressed: impl Read) -> Result<Vec<u8>> {
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(compressed)
+        .read_to_end(&mut text)
+        .map_err(|e| Error::data(path, Position::default(), format!("not readable as gzip: {e}")))?;
+    Ok(text)
 }
 
 fn read_csv(path: &Path, text: Text, delimiter: u8, policy: BadRows) -> Result<(Table, Vec<Rejected>)> {
