@@ -33,8 +33,10 @@ use crate::block::{sample_mask, Blocking, Mode};
 use crate::compare::ComparePlan;
 use crate::error::{Error, Result};
 use crate::explain::part_of;
+use crate::labels::Labels;
 use crate::matcher::{Matcher, NoProgress};
 use crate::model::{Fitting, MatchModel};
+use crate::read::Table;
 use crate::record::{CandidatePair, Records};
 use crate::stats::{logit, sigmoid, wilson_interval, Logistic};
 
@@ -103,6 +105,15 @@ pub struct Evaluation {
     pub blocked_matches: usize,
     /// `blocked_matches` over the labeled matches.
     pub blocking_recall: f64,
+}
+
+/// Estimate the quality of `model` from `labels` over `tables` (one, or
+/// the two of a link), as `findmatches evaluate` does.
+pub fn evaluate_labels(model: &MatchModel, tables: &[&Table], labels: &[Labels]) -> Result<Evaluation> {
+    let records = Records::build(&model.definition, tables)?;
+    let labeled = crate::matcher::labeled_pairs(&records, labels)?;
+    let mode = if tables.len() > 1 { Mode::Link } else { Mode::Dedup };
+    evaluate(model, &records, &labeled, mode)
 }
 
 /// Estimate the quality of `model` on `labeled` pairs of `records`.

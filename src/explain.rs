@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::compare::ComparePlan;
 use crate::error::{Error, Result};
 use crate::model::MatchModel;
+use crate::read::Table;
 use crate::record::{RecordId, Records};
 
 /// What one column (or the names swapped, or the whole record) adds.
@@ -64,6 +65,14 @@ pub fn record_of(records: &Records, key: &str) -> Result<RecordId> {
         (Some(_), Some(_)) => Err(Error::usage(format!("key '{key}' is in more than one input"))),
         (None, _) => Err(Error::usage(format!("no record has key '{key}'"))),
     }
+}
+
+/// Take apart the score of the records keyed `left` and `right` in
+/// `tables` (one, or the two of a link), as `findmatches explain` does.
+pub fn explain_keys(model: &MatchModel, tables: &[&Table], left: &str, right: &str) -> Result<Explanation> {
+    let records = Records::build(&model.definition, tables)?;
+    let (a, b) = (record_of(&records, left.trim())?, record_of(&records, right.trim())?);
+    Ok(explain(model, &records, a, b))
 }
 
 /// Take apart the score of records `a` and `b`.

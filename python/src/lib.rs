@@ -1,6 +1,6 @@
 //! The Python module `findmatches._findmatches`: the library's matcher,
-//! Arrow in and Arrow out, through the Arrow C stream interface (no copy of
-//! the data on the way in or out). `findmatches/__init__.py` wraps it.
+//! Arrow in and Arrow out, through the Arrow C stream interface (a table of
+//! one chunk crosses without a copy). `findmatches/__init__.py` wraps it.
 //!
 //! Errors are the library's, raised as `findmatches.FindMatchesError`
 //! with the CLI's message (`UsageError` for how it was called, `DataError`
@@ -12,12 +12,11 @@ use std::time::Duration;
 use arrow_array::RecordBatch;
 use arrow_pyarrow::PyArrowType;
 use findmatches::baseline::{table_sha256, Baseline, Processed};
-use findmatches::block::Mode;
 use findmatches::incremental::{self, Session};
 use findmatches::labels::Labels;
 use findmatches::matcher::{self, Matcher, NoProgress};
 use findmatches::read::BadRows;
-use findmatches::{MatchModel, Records, Table, TransformDef};
+use findmatches::{MatchModel, Table, TransformDef};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -211,16 +210,12 @@ impl PyModel {
         let tables = named(tables)?;
         let labels = LabelSource::from_python(labels)?;
         py.detach(|| -> findmatches::Result<String> {
-            let def = &self.inner.definition;
             for t in &tables {
                 self.inner.check_table(t)?;
             }
-            let labels = read_labels(&labels, &def.primary_key)?;
+            let labels = read_labels(&labels, &self.inner.definition.primary_key)?;
             let refs: Vec<&Table> = tables.iter().collect();
-            let records = Records::build(def, &refs)?;
-            let labeled = matcher::labeled_pairs(&records, &labels)?;
-            let mode = if tables.len() > 1 { Mode::Link } else { Mode::Dedup };
-            let evaluation = findmatches::evaluate::evaluate(&self.inner, &records, &labeled, mode)?;
+            let evaluation = findmatches::evaluate::evaluate_labels(&self.inner, &refs, &labels)?;
             Ok(serde_json::to_string(&evaluation).expect("an evaluation serializes"))
         })
         .map_err(raise)
@@ -241,12 +236,7 @@ impl PyModel {
                 self.inner.check_table(t)?;
             }
             let refs: Vec<&Table> = tables.iter().collect();
-            let records = Records::build(&self.inner.definition, &refs)?;
-            let (a, b) = (
-                findmatches::explain::record_of(&records, left.trim())?,
-                findmatches::explain::record_of(&records, right.trim())?,
-            );
-            let explanation = findmatches::explain::explain(&self.inner, &records, a, b);
+            let explanation = findmatches::explain::explain_keys(&self.inner, &refs, &left, &right)?;
             Ok(serde_json::to_string(&explanation).expect("an explanation serializes"))
         })
         .map_err(raise)

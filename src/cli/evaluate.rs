@@ -9,10 +9,9 @@
 
 use std::path::PathBuf;
 
-use findmatches::block::Mode;
-use findmatches::evaluate::evaluate;
+use findmatches::evaluate::evaluate_labels;
 use findmatches::labels::Labels;
-use findmatches::{matcher, Records, Table};
+use findmatches::Table;
 
 use super::Global;
 
@@ -32,10 +31,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let labels =
         args.labels.iter().map(|p| Labels::read(p, &def.primary_key)).collect::<Result<Vec<_>, _>>()?;
     let refs: Vec<&Table> = tables.iter().collect();
-    let records = Records::build(def, &refs)?;
-    let labeled = matcher::labeled_pairs(&records, &labels)?;
-    let mode = if tables.len() > 1 { Mode::Link } else { Mode::Dedup };
-    let e = evaluate(&model, &records, &labeled, mode)?;
+    let e = evaluate_labels(&model, &refs, &labels)?;
     if global.json {
         println!("{}", serde_json::to_string(&e)?);
         return Ok(());

@@ -6,8 +6,8 @@
 //!   findmatches explain --input customers.csv --pair c0000012,c0000345
 //!   findmatches explain --model model.json --input dblp.csv --input acm.csv --pair 12,87 --json
 
-use findmatches::explain::{explain, record_of, Explanation};
-use findmatches::{Records, Table};
+use findmatches::explain::{explain_keys, Explanation};
+use findmatches::Table;
 
 use super::Global;
 
@@ -27,9 +27,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     };
     let (model, tables) = args.data.load(global)?;
     let refs: Vec<&Table> = tables.iter().collect();
-    let records = Records::build(&model.definition, &refs)?;
-    let (a, b) = (record_of(&records, left.trim())?, record_of(&records, right.trim())?);
-    let explanation = explain(&model, &records, a, b);
+    let explanation = explain_keys(&model, &refs, left, right)?;
     if global.json {
         println!("{}", serde_json::to_string(&explanation)?);
     } else {
