@@ -65,21 +65,38 @@ impl Format {
     /// The format a path's extension names (CSV when it names none we
     /// know); an error for a format findmatches does not read or write.
     pub fn of(path: &Path) -> Result<Format> {
-        let extension = |p: &Path| p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-        let (outer, gzip) = match extension(path).as_deref() {
-            Some("gz") => (path.file_stem().map(Path::new).and_then(extension), true),
-            e => (e.map(String::from), false),
-        };
+        let (outer, gzip) = extensions(path);
+        if let Some(format) = Format::named(path) {
+            return Ok(format);
+        }
         match outer.as_deref() {
-            Some("parquet" | "pq") if !gzip => Ok(Format::Parquet),
-            Some("tsv") => Ok(Format::Csv { delimiter: b'\t', gzip }),
+            Some("parquet" | "pq") => Err(unsupported(path, "gzipped Parquet")),
             Some(e) => match UNSUPPORTED.iter().find(|(x, _)| *x == e) {
                 Some((_, what)) => Err(unsupported(path, what)),
-                None if e == "parquet" || e == "pq" => Err(unsupported(path, "gzipped Parquet")),
                 None => Ok(Format::Csv { delimiter: b',', gzip }),
             },
             None => Ok(Format::Csv { delimiter: b',', gzip }),
         }
+    }
+
+    /// The format a path's name states outright (`.csv`, `.tsv`, either
+    /// `.gz`, `.parquet`, `.pq`), if any: what an output's name must say.
+    pub fn named(path: &Path) -> Option<Format> {
+        match extensions(path) {
+            (Some(e), false) if e == "parquet" || e == "pq" => Some(Format::Parquet),
+            (Some(e), gzip) if e == "csv" => Some(Format::Csv { delimiter: b',', gzip }),
+            (Some(e), gzip) if e == "tsv" => Some(Format::Csv { delimiter: b'\t', gzip }),
+            _ => None,
+        }
+    }
+}
+
+/// A path's extension, lower case, and whether a `.gz` came after it.
+fn extensions(path: &Path) -> (Option<String>, bool) {
+    let extension = |p: &Path| p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match extension(path).as_deref() {
+        Some("gz") => (path.file_stem().map(Path::new).and_then(extension), true),
+        e => (e.map(String::from), false),
     }
 }
 
@@ -706,6 +723,9 @@ mod tests {
         assert_eq!(of("a.tsv.gz").unwrap(), Format::Csv { delimiter: b'\t', gzip: true });
         assert_eq!(of("a.txt").unwrap(), Format::Csv { delimiter: b',', gzip: false });
         assert_eq!(of("part-0.snappy.parquet").unwrap(), Format::Parquet);
+        assert_eq!(Format::named(Path::new("a.tsv.gz")), Some(Format::Csv { delimiter: b'\t', gzip: true }));
+        assert_eq!(Format::named(Path::new("a.txt")), None);
+        assert_eq!(Format::named(Path::new("a.parquet.gz")), None);
         for name in ["a.xlsx", "a.XLS", "a.json", "a.jsonl", "a.parquet.gz"] {
             let err = of(name).unwrap_err().to_string();
             assert!(err.starts_with(&format!("{name}: ")) && err.contains("it reads CSV"), "{err}");

@@ -301,20 +301,15 @@ impl BadRowArgs {
 /// Refuse an output path whose format is unknown, or that cannot be
 /// written, before any work is done.
 pub fn check_output(path: &Path) -> anyhow::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    if !OUTPUT_ENDINGS.iter().any(|e| name.ends_with(e)) {
+    if findmatches::read::Format::named(path).is_none() {
         return Err(findmatches::Error::usage(format!(
-            "{}: output must end in {}",
-            path.display(),
-            OUTPUT_ENDINGS.join(", ")
+            "{}: output must end in .csv, .tsv, .csv.gz, .tsv.gz, .parquet or .pq",
+            path.display()
         ))
         .into());
     }
     check_writable(path)
 }
-
-/// The endings of the file names an output may have.
-const OUTPUT_ENDINGS: [&str; 6] = [".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet", ".pq"];
 
 fn check_writable(path: &Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
