@@ -287,7 +287,44 @@ pub fn cluster_constrained<F>(
 where
     F: Fn(RecordId, RecordId) -> f32 + Sync,
 {
-    let best = best_scores(n, scored);
+    cluster_with_best(n, sources, scored, best_scores(n, scored), options, constraints, score)
+}
+
+/// The records that clustering may score pairs of on demand (`score` in
+/// [`cluster_constrained`]): those of components of three or more, and of
+/// pairs joined by a constraint alone. Clustering elsewhere needs only
+/// the scored pairs.
+pub fn records_scored_on_demand(
+    n: usize,
+    scored: &[ScoredPair],
+    threshold: f32,
+    constraints: &Constraints,
+) -> Vec<RecordId> {
+    let components = Components::new(n, scored, threshold, constraints);
+    let mut out: Vec<RecordId> = (0..components.len())
+        .filter(|&c| components.members(c).len() > 2 || components.pairs(c).is_empty())
+        .flat_map(|c| components.members(c).iter().copied())
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// [`cluster_constrained`] given each record's best candidate score
+/// (`best`, 0 for none), when `scored` holds only some of the candidate
+/// pairs: those at or above the threshold, the pairs a run spread over
+/// machines gathers (each record's best is found where its pairs are).
+pub fn cluster_with_best<F>(
+    n: usize,
+    sources: &[u16],
+    scored: &[ScoredPair],
+    best: Vec<f32>,
+    options: &ClusterOptions,
+    constraints: &Constraints,
+    score: F,
+) -> Clustering
+where
+    F: Fn(RecordId, RecordId) -> f32 + Sync,
+{
     let components = Components::new(n, scored, options.threshold, constraints);
     // Each record's cluster, named by its smallest member, and confidence.
     let mut leader: Vec<RecordId> = (0..n as RecordId).collect();

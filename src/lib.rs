@@ -21,7 +21,7 @@ the labeling-file formats, [`matcher`] ties the stages together.
 
 A stage uses only the stages before it and the floors below them all:
 [`error`], [`stats`] (logistic fit, log-odds), [`rng`], [`calendar`] (day
-numbers), [`durable`] (atomic files), [`names`] (name frequencies) and
+numbers), [`durable`] (atomic files), [`corpus`] (counts over all records), [`names`] (name frequencies) and
 [`cache`] (prefetch hints).
 A [`CandidatePair`] is a pair of [`record`] ids, so blocking makes them
 and comparing reads them without one knowing the other.
@@ -53,6 +53,8 @@ pub mod calendar;
 pub mod cluster;
 pub mod compare;
 pub mod config;
+pub mod corpus;
+pub mod distributed;
 pub mod durable;
 pub mod error;
 pub mod evaluate;

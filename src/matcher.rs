@@ -451,7 +451,8 @@ fn settle_threshold(model: &mut MatchModel, records: &Records, mode: Mode) -> Re
 }
 
 /// Whether a `mode` run under `def` links one to one.
-fn links_one_to_one(def: &TransformDef, mode: Mode) -> bool {
+/// Whether a `mode` run keeps one record per table in a cluster.
+pub fn links_one_to_one(def: &TransformDef, mode: Mode) -> bool {
     mode == Mode::Link && def.tuning.link_one_to_one
 }
 

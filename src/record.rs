@@ -17,6 +17,7 @@ use rphonetic::Encoder;
 
 use crate::cache::prefetch;
 use crate::config::{ColumnKind, TransformDef};
+use crate::corpus::{ColumnCounts, CorpusStats, PartialCounts, Term};
 use crate::error::{Error, Result};
 use crate::normalize::{date, DayOrder, Normalizer};
 use crate::read::Table;
@@ -163,11 +164,21 @@ pub struct TokenSets {
     norms: Vec<f32>,
     /// Whether a token may be soft-matched ([`TokenSets::soft_cosine`]).
     soft: Vec<bool>,
+    /// Records the frequencies count over, when not these.
+    population: Option<u64>,
 }
 
 impl TokenSets {
     /// Build token sets from one word list per record.
     fn build<'a>(docs: impl Iterator<Item = Box<dyn Iterator<Item = &'a str> + 'a>>) -> TokenSets {
+        let mut sets = TokenSets::gather(docs);
+        sets.finish();
+        sets
+    }
+
+    /// Token sets of one word list per record, with document frequencies
+    /// counted among them, not finished.
+    fn gather<'a>(docs: impl Iterator<Item = Box<dyn Iterator<Item = &'a str> + 'a>>) -> TokenSets {
         let mut lookup: FxHashMap<&'a str, u32> = FxHashMap::default();
         let mut sets = TokenSets::default();
         let mut scratch: Vec<u32> = Vec::new();
@@ -190,13 +201,12 @@ impl TokenSets {
             sets.ids.extend_from_slice(&scratch);
             sets.ends.push(sets.ids.len() as u32);
         }
-        sets.finish();
         sets
     }
 
     /// The union, record by record, of several columns' token sets (the
     /// same records): one vocabulary, built from the columns' vocabularies
-    /// rather than from every word of every record again.
+    /// rather than from every word of every record again. Not finished.
     fn union(columns: &[&TokenSets], n: usize) -> TokenSets {
         let mut lookup: FxHashMap<&str, u32> = FxHashMap::default();
         let mut sets = TokenSets::default();
@@ -236,13 +246,49 @@ impl TokenSets {
             sets.ids.extend_from_slice(ids);
             sets.ends.push(sets.ids.len() as u32);
         }
-        sets.finish();
         sets
+    }
+
+    /// Token ids in the order of the tokens' text, each record's still
+    /// sorted. Ids then compare as the words do, whatever records were
+    /// read first: sums over a record's tokens (its norm, a cosine) add in
+    /// one order, so the records of a part of the data give bit for bit
+    /// what the whole gives (see [`Records::assemble`]).
+    fn canonicalize(&mut self) {
+        if self.vocab.windows(2).all(|w| w[0] < w[1]) {
+            return;
+        }
+        let mut order: Vec<u32> = (0..self.vocab.len() as u32).collect();
+        order.par_sort_unstable_by(|&x, &y| self.vocab[x as usize].cmp(&self.vocab[y as usize]));
+        let mut rank = vec![0u32; order.len()];
+        for (r, &o) in order.iter().enumerate() {
+            rank[o as usize] = r as u32;
+        }
+        let mut vocab = std::mem::take(&mut self.vocab);
+        self.vocab = order.iter().map(|&o| std::mem::take(&mut vocab[o as usize])).collect();
+        self.df = order.iter().map(|&o| self.df[o as usize]).collect();
+        let mut start = 0usize;
+        for &end in &self.ends {
+            let ids = &mut self.ids[start..end as usize];
+            for t in ids.iter_mut() {
+                *t = rank[*t as usize];
+            }
+            ids.sort_unstable();
+            start = end as usize;
+        }
+    }
+
+    /// Document frequencies counted over a whole corpus of `n` records
+    /// (this set holding some of them): `df` of each token's text.
+    fn count_over(&mut self, n: u64, df: impl Fn(&str) -> u32) {
+        self.df = self.vocab.iter().map(|w| df(w)).collect();
+        self.population = Some(n);
     }
 
     /// Idf weights and record norms, from the document frequencies.
     fn finish(&mut self) {
-        let n = self.ends.len().max(1) as f32;
+        self.canonicalize();
+        let n = self.population.unwrap_or(self.ends.len() as u64).max(1) as f32;
         self.idf = self.df.iter().map(|&df| (1.0 + n / df as f32).ln()).collect();
         self.soft = (self.vocab.iter())
             .map(|w| w.chars().count() >= SOFT_WORD && !w.chars().any(char::is_numeric))
@@ -609,6 +655,57 @@ impl Records {
                 normalize_column(name, *kind, &values)
             })
             .collect();
+        Ok(Records::from_normalized(keys, sources, source_starts, normalized, |words| words.finish()))
+    }
+
+    /// Assemble the records of one part of the data from their normalized
+    /// columns (see [`ColumnValues`]) and the statistics of all the data:
+    /// each record is what [`Records::build`] over all the data makes of
+    /// it (values, codes, frequencies, word weights, bit for bit). The
+    /// records are in the order given, which must keep each source's
+    /// records together, sources ascending (of `num_sources`).
+    pub fn assemble(
+        def: &TransformDef,
+        keys: Vec<String>,
+        sources: Vec<u16>,
+        num_sources: usize,
+        columns: Vec<ColumnValues>,
+        stats: &CorpusStats,
+    ) -> Result<Records> {
+        if sources.windows(2).any(|w| w[0] > w[1]) || sources.iter().any(|&s| s as usize >= num_sources) {
+            return Err(Error::usage("records to assemble must come source by source"));
+        }
+        let source_starts = (0..num_sources as u16).map(|s| sources.partition_point(|&x| x < s)).collect();
+        let matched: Vec<(&str, ColumnKind)> = def.matched_columns().collect();
+        if matched.len() != columns.len() || stats.columns.len() != columns.len() {
+            return Err(Error::usage(format!(
+                "{} normalized columns and {} counted for {} matched columns",
+                columns.len(),
+                stats.columns.len(),
+                matched.len()
+            )));
+        }
+        let normalized: Vec<Normalized> = columns
+            .into_par_iter()
+            .zip(matched)
+            .zip(&stats.columns)
+            .map(|((c, (name, kind)), counts)| c.counted(name, kind, stats.records, counts))
+            .collect();
+        Ok(Records::from_normalized(keys, sources, source_starts, normalized, |words| {
+            words.count_over(stats.records, |w| stats.record_words.of(w));
+            words.finish();
+        }))
+    }
+
+    /// Records from their normalized columns; `finish_words` weighs the
+    /// union of their words.
+    fn from_normalized(
+        keys: Vec<String>,
+        sources: Vec<u16>,
+        source_starts: Vec<usize>,
+        normalized: Vec<Normalized>,
+        finish_words: impl FnOnce(&mut TokenSets),
+    ) -> Records {
         // Record-major fields: each column's value, then its code if any.
         let mut arenas: Vec<&StrArena> = Vec::new();
         let mut placed = Vec::new();
@@ -640,8 +737,9 @@ impl Records {
             })
             .collect();
         let with_words: Vec<&TokenSets> = columns.iter().filter_map(|c| c.tokens.as_ref()).collect();
-        let words = TokenSets::union(&with_words, keys.len());
-        Ok(Records { keys, sources, source_starts, columns, words })
+        let mut words = TokenSets::union(&with_words, keys.len());
+        finish_words(&mut words);
+        Records { keys, sources, source_starts, columns, words }
     }
 
     /// Number of records.
@@ -715,9 +813,227 @@ impl Records {
 /// Values normalized per task.
 const NORMALIZE_CHUNK: usize = 4096;
 
-fn normalize_column(name: &str, kind: ColumnKind, values: &[Option<&str>]) -> Normalized {
-    let day_order = if kind == ColumnKind::Date { majority_day_order(values) } else { DayOrder::default() };
-    // A chunk at a time into arenas (no allocation per value), joined.
+/// One matched column of some records, normalized: each record's cleaned
+/// value, the phonetic code of a name, the day or number of a date or
+/// number. What a part of the data sends on (as Arrow columns, see
+/// [`ColumnValues::from_arrays`]) so that later steps assemble its records
+/// without normalizing again.
+#[derive(Clone, Debug)]
+pub struct ColumnValues {
+    kind: ColumnKind,
+    values: StrArena,
+    codes: Option<StrArena>,
+    numbers: Vec<f64>,
+}
+
+impl ColumnValues {
+    /// Normalize the `values` of a column of `kind`, dates read in
+    /// `day_order` (the order the whole column's dates imply, see
+    /// [`day_order_votes`]).
+    pub fn normalize(kind: ColumnKind, day_order: DayOrder, values: &[Option<&str>]) -> ColumnValues {
+        let (values, numbers) = normalize_values(kind, day_order, values);
+        let codes = (kind == ColumnKind::Name).then(|| {
+            let dm = rphonetic::DoubleMetaphone::default();
+            let mut seen: FxHashMap<&str, usize> = FxHashMap::default();
+            let mut codes = StrArena::default();
+            let mut distinct: Vec<String> = Vec::new();
+            for v in values.iter() {
+                let at = *seen.entry(v).or_insert_with(|| {
+                    distinct.push(phonetic(&dm, v));
+                    distinct.len() - 1
+                });
+                codes.push(&distinct[at]);
+            }
+            codes
+        });
+        ColumnValues { kind, values, codes, numbers }
+    }
+
+    /// A normalized column given as Arrow arrays of one length: values
+    /// (null as missing), codes (names), numbers (dates and numbers; null
+    /// as none).
+    pub fn from_arrays(
+        kind: ColumnKind,
+        values: &arrow_array::StringArray,
+        codes: Option<&arrow_array::StringArray>,
+        numbers: Option<&arrow_array::Float64Array>,
+    ) -> Result<ColumnValues> {
+        let n = values.len();
+        if codes.is_some_and(|c| c.len() != n) || numbers.is_some_and(|x| x.len() != n) {
+            return Err(Error::usage("normalized columns of different lengths"));
+        }
+        if (kind == ColumnKind::Name) != codes.is_some() {
+            return Err(Error::usage("phonetic codes are given for name columns, and only for them"));
+        }
+        let arena = |a: &arrow_array::StringArray| {
+            let mut arena = StrArena::default();
+            for i in 0..a.len() {
+                arena.push(if a.is_null(i) { "" } else { a.value(i) });
+            }
+            arena
+        };
+        let numbers = match numbers {
+            Some(x) => (0..n).map(|i| if x.is_null(i) { f64::NAN } else { x.value(i) }).collect(),
+            None => vec![f64::NAN; n],
+        };
+        Ok(ColumnValues { kind, values: arena(values), codes: codes.map(arena), numbers })
+    }
+
+    /// The column's kind.
+    pub fn kind(&self) -> ColumnKind {
+        self.kind
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.numbers.len()
+    }
+
+    /// True when there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.numbers.is_empty()
+    }
+
+    /// Record `i`'s normalized value ("" when missing).
+    pub fn value(&self, i: usize) -> &str {
+        self.values.get(i)
+    }
+
+    /// Record `i`'s phonetic code (names), else None.
+    pub fn code(&self, i: usize) -> Option<&str> {
+        self.codes.as_ref().map(|c| c.get(i))
+    }
+
+    /// Record `i`'s date (days since 1970) or number, NaN when none.
+    pub fn number(&self, i: usize) -> f64 {
+        self.numbers[i]
+    }
+
+    /// Whether the kind carries a day or number.
+    pub fn has_numbers(kind: ColumnKind) -> bool {
+        matches!(kind, ColumnKind::Date | ColumnKind::Number)
+    }
+
+    /// Keep only records `keep` (positions, in the order wanted).
+    pub fn select(&self, keep: &[usize]) -> ColumnValues {
+        let pick = |a: &StrArena| {
+            let mut out = StrArena::default();
+            for &i in keep {
+                out.push(a.get(i));
+            }
+            out
+        };
+        ColumnValues {
+            kind: self.kind,
+            values: pick(&self.values),
+            codes: self.codes.as_ref().map(pick),
+            numbers: keep.iter().map(|&i| self.numbers[i]).collect(),
+        }
+    }
+
+    /// The column with the frequencies and word weights of a corpus of
+    /// `records` records whose counts for this column are `counts`.
+    fn counted(self, name: &str, kind: ColumnKind, records: u64, counts: &ColumnCounts) -> Normalized {
+        let values = &self.values;
+        let freq = values.iter().map(|v| if v.is_empty() { 1 } else { counts.values.of(v) }).collect();
+        let code_freq = match &self.codes {
+            Some(codes) => values
+                .iter()
+                .zip(codes.iter())
+                .map(|(v, c)| if v.is_empty() { counts.codes.listed(c) } else { counts.codes.of(c) })
+                .collect(),
+            None => Vec::new(),
+        };
+        let tokens = matches!(kind, ColumnKind::Name | ColumnKind::Text | ColumnKind::Address).then(|| {
+            let mut t = TokenSets::gather(
+                values.iter().map(|v| Box::new(words_of(v)) as Box<dyn Iterator<Item = &str>>),
+            );
+            t.count_over(records, |w| counts.words.of(w));
+            t.finish();
+            t
+        });
+        Normalized {
+            name: name.to_string(),
+            kind,
+            values: self.values,
+            codes: self.codes,
+            tokens,
+            numbers: self.numbers,
+            freq,
+            code_freq,
+            mean_freq: counts.mean_frequency(),
+        }
+    }
+}
+
+/// Count what the records of `columns` (the matched columns of some
+/// records, in definition order) contribute to the corpus statistics.
+pub fn count_terms(columns: &[ColumnValues], counts: &mut PartialCounts) {
+    let n = columns.first().map_or(0, ColumnValues::len);
+    let mut record_words: Vec<Vec<&str>> = vec![Vec::new(); n];
+    for (c, column) in columns.iter().enumerate() {
+        let c = c as u32;
+        let worded = matches!(column.kind, ColumnKind::Name | ColumnKind::Text | ColumnKind::Address);
+        let mut scratch: Vec<&str> = Vec::new();
+        for (i, words) in record_words.iter_mut().enumerate() {
+            let v = column.value(i);
+            if !v.is_empty() {
+                counts.add(Term::Value, c, v, 1);
+                if let Some(code) = column.code(i) {
+                    counts.add(Term::Code, c, code, 1);
+                }
+            }
+            if worded {
+                scratch.clear();
+                scratch.extend(words_of(v));
+                scratch.sort_unstable();
+                scratch.dedup();
+                for w in &scratch {
+                    counts.add(Term::Word, c, w, 1);
+                }
+                if !scratch.is_empty() {
+                    counts.add(Term::Filled, c, "", 1);
+                }
+                words.extend(&scratch);
+            }
+        }
+    }
+    for mut words in record_words {
+        words.sort_unstable();
+        words.dedup();
+        for w in words {
+            counts.add(Term::RecordWord, 0, w, 1);
+        }
+    }
+}
+
+/// Per date column of some raw values: how many values say day first and
+/// how many month first. Summed over all parts of the data, they give
+/// the order every part reads dates in ([`DayOrder`]).
+pub fn day_order_votes(values: &[Option<&str>]) -> (u64, u64) {
+    let (mut day_first, mut month_first) = (0u64, 0u64);
+    for v in values.iter().flatten() {
+        match date::order_hint(v) {
+            Some(DayOrder::DayFirst) => day_first += 1,
+            Some(DayOrder::MonthFirst) => month_first += 1,
+            None => {}
+        }
+    }
+    (day_first, month_first)
+}
+
+/// The day order votes of a whole column elect.
+pub fn elected_day_order((day_first, month_first): (u64, u64)) -> DayOrder {
+    if month_first > day_first {
+        DayOrder::MonthFirst
+    } else {
+        DayOrder::DayFirst
+    }
+}
+
+/// The cleaned values and numbers of `values`, a chunk at a time in
+/// parallel, into one arena (no allocation per value).
+fn normalize_values(kind: ColumnKind, day_order: DayOrder, values: &[Option<&str>]) -> (StrArena, Vec<f64>) {
     let chunks: Vec<(StrArena, Vec<f64>)> = values
         .par_chunks(NORMALIZE_CHUNK)
         .map_init(
@@ -736,21 +1052,44 @@ fn normalize_column(name: &str, kind: ColumnKind, values: &[Option<&str>]) -> No
             },
         )
         .collect();
+    let mut arena = StrArena::default();
+    let mut numbers = Vec::with_capacity(values.len());
+    for (a, n) in chunks {
+        arena.append(&a);
+        numbers.extend(n);
+    }
+    (arena, numbers)
+}
+
+/// The phonetic code of a normalized name ("" for none).
+fn phonetic(dm: &rphonetic::DoubleMetaphone, name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        dm.encode(&name.replace(' ', ""))
+    }
+}
+
+/// The words of a normalized value.
+#[inline]
+fn words_of(value: &str) -> impl Iterator<Item = &str> {
+    value.split(' ').filter(|w| !w.is_empty())
+}
+
+fn normalize_column(name: &str, kind: ColumnKind, values: &[Option<&str>]) -> Normalized {
+    let day_order = if kind == ColumnKind::Date { majority_day_order(values) } else { DayOrder::default() };
+    let (arena, numbers) = normalize_values(kind, day_order, values);
     let mut column = Normalized {
         name: name.to_string(),
         kind,
-        values: StrArena::default(),
+        values: arena,
         codes: None,
         tokens: None,
-        numbers: Vec::with_capacity(values.len()),
+        numbers,
         freq: Vec::with_capacity(values.len()),
         code_freq: Vec::new(),
         mean_freq: 1.0,
     };
-    for (arena, numbers) in chunks {
-        column.values.append(&arena);
-        column.numbers.extend(numbers);
-    }
     let n = values.len();
     let values = &column.values;
     // Each distinct value: how often it occurs and its index.
@@ -775,13 +1114,7 @@ fn normalize_column(name: &str, kind: ColumnKind, values: &[Option<&str>]) -> No
         names.sort_unstable_by_key(|&(_, i)| i);
         let codes: Vec<String> = names
             .par_iter()
-            .map_init(rphonetic::DoubleMetaphone::default, |dm, (v, _)| {
-                if v.is_empty() {
-                    String::new()
-                } else {
-                    dm.encode(&v.replace(' ', ""))
-                }
-            })
+            .map_init(rphonetic::DoubleMetaphone::default, |dm, (v, _)| phonetic(dm, v))
             .collect();
         let mut per_code: FxHashMap<&str, u32> = FxHashMap::default();
         for (v, &(count, i)) in &distinct {
@@ -798,29 +1131,16 @@ fn normalize_column(name: &str, kind: ColumnKind, values: &[Option<&str>]) -> No
         column.codes = Some(arena);
     }
     if matches!(kind, ColumnKind::Name | ColumnKind::Text | ColumnKind::Address) {
-        column.tokens =
-            Some(TokenSets::build(values.iter().map(|v| {
-                Box::new(v.split(' ').filter(|w| !w.is_empty())) as Box<dyn Iterator<Item = &str>>
-            })));
+        column.tokens = Some(TokenSets::build(
+            values.iter().map(|v| Box::new(words_of(v)) as Box<dyn Iterator<Item = &str>>),
+        ));
     }
     column
 }
 
 /// The day order most unambiguous values of a date column imply.
 fn majority_day_order(values: &[Option<&str>]) -> DayOrder {
-    let (mut day_first, mut month_first) = (0usize, 0usize);
-    for v in values.iter().flatten() {
-        match date::order_hint(v) {
-            Some(DayOrder::DayFirst) => day_first += 1,
-            Some(DayOrder::MonthFirst) => month_first += 1,
-            None => {}
-        }
-    }
-    if month_first > day_first {
-        DayOrder::MonthFirst
-    } else {
-        DayOrder::DayFirst
-    }
+    elected_day_order(day_order_votes(values))
 }
 
 #[cfg(test)]

@@ -13,3 +13,4 @@ mod cmd_incremental;
 mod cmd_kill;
 mod cmd_review;
 mod cmd_train_link;
+mod distributed;

@@ -82,18 +82,22 @@ fn schema() -> (Schema, Fields) {
     (builder.build(), fields)
 }
 
-/// Add records `ids` to a new `index`, their documents holding rows
-/// numbered from `first_row`.
-fn fill(index: &Index, fields: &Fields, records: &Records, ids: Range<usize>, first_row: u64) -> Result<()> {
+/// Add records `ids` to a new `index`, each document holding `row(id)`.
+fn fill(
+    index: &Index,
+    fields: &Fields,
+    records: &Records,
+    ids: Range<usize>,
+    row: &dyn Fn(usize) -> u64,
+) -> Result<()> {
     // One writer thread: the segment layout, and so the order of tied
     // neighbours, is then the same whatever the thread count.
     let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_MEMORY).map_err(tantivy_error)?;
     let (mut words, mut grams) = (Vec::new(), Vec::new());
-    let start = ids.start;
     for id in ids {
         record_terms(records, id as RecordId, &mut words, &mut grams);
         let mut doc = TantivyDocument::default();
-        doc.add_u64(fields.row, first_row + (id - start) as u64);
+        doc.add_u64(fields.row, row(id));
         for w in &words {
             doc.add_text(fields.words, w);
         }
@@ -188,7 +192,7 @@ pub fn neighbour_pairs(
     }
     let (schema, fields) = schema();
     let index = Index::create_in_ram(schema);
-    fill(&index, &fields, records, indexed.clone(), indexed.start as u64)?;
+    fill(&index, &fields, records, indexed.clone(), &|id| id as u64)?;
     let searchable = Searchable::new(&index, fields)?;
     let limit = k + usize::from(mode != Mode::Link);
     let sources = records.sources();
@@ -221,11 +225,30 @@ pub fn neighbour_pairs(
 /// each record's document holding its row, numbered from `first_row`;
 /// every file is synced. Returns the files' names.
 pub fn write_index(dir: &Path, records: &Records, ids: Range<usize>, first_row: u64) -> Result<Vec<String>> {
+    let start = ids.start;
+    write_index_with(dir, records, ids, &|id| first_row + (id - start) as u64)
+}
+
+/// Write the blocking index of all `records` into a new directory `dir`,
+/// record `i`'s document holding row `rows[i]`, as [`write_index`] does.
+pub fn write_index_rows(dir: &Path, records: &Records, rows: &[u64]) -> Result<Vec<String>> {
+    if rows.len() != records.len() {
+        return Err(Error::usage(format!("{} rows for {} records", rows.len(), records.len())));
+    }
+    write_index_with(dir, records, 0..records.len(), &|id| rows[id])
+}
+
+fn write_index_with(
+    dir: &Path,
+    records: &Records,
+    ids: Range<usize>,
+    row: &dyn Fn(usize) -> u64,
+) -> Result<Vec<String>> {
     let io = |e| Error::io(dir, e);
     std::fs::create_dir(dir).map_err(io)?;
     let (schema, fields) = schema();
     let index = Index::create_in_dir(dir, schema).map_err(tantivy_error)?;
-    fill(&index, &fields, records, ids, first_row)?;
+    fill(&index, &fields, records, ids, row)?;
     drop(index);
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
@@ -267,13 +290,13 @@ impl StoredIndex {
     /// The `k` stored rows most similar to record `id` of `records`:
     /// (BM25 score, row), best first.
     pub fn similar(&self, records: &Records, id: RecordId, k: usize) -> Result<Vec<(f32, u32)>> {
+        Ok(self.similar_rows(records, id, k)?.into_iter().map(|(s, r)| (s, r as u32)).collect())
+    }
+
+    /// [`StoredIndex::similar`] with rows of any size.
+    pub fn similar_rows(&self, records: &Records, id: RecordId, k: usize) -> Result<Vec<(f32, u64)>> {
         let mut scratch = (Vec::new(), Vec::new());
-        Ok(self
-            .searchable
-            .similar(records, id, k, &mut scratch)?
-            .into_iter()
-            .map(|(s, r)| (s, r as u32))
-            .collect())
+        self.searchable.similar(records, id, k, &mut scratch)
     }
 }
 

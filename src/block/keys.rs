@@ -279,12 +279,24 @@ fn recipe_keys(
 /// The same records give the same keys in every run (the hash is not
 /// seeded).
 pub fn record_keys(records: &Records, def: &TransformDef, ids: Range<RecordId>) -> Vec<(u64, RecordId)> {
+    record_keys_below(records, def, ids, None)
+}
+
+/// [`record_keys`] without the keys known (from the records' value and
+/// word counts) to be shared by more than `max_block` records: the blocks
+/// batch blocking would skip.
+pub fn record_keys_below(
+    records: &Records,
+    def: &TransformDef,
+    ids: Range<RecordId>,
+    max_block: Option<usize>,
+) -> Vec<(u64, RecordId)> {
     let recipes = recipes(def);
     ids.into_par_iter()
         .flat_map_iter(|id| {
             let mut keys = Vec::new();
             for (r, recipe) in recipes.iter().enumerate() {
-                recipe_keys(records, r, recipe, id, None, &mut |k| keys.push(k));
+                recipe_keys(records, r, recipe, id, max_block, &mut |k| keys.push(k));
             }
             keys.into_iter().map(move |k| (k, id))
         })
@@ -383,7 +395,7 @@ impl KeyRanking {
 
     /// [`KeyRanking::rank`] of candidates whose weights are summed already
     /// (each id once).
-    fn rank_distinct<'s>(&self, scored: &'s mut Vec<(u32, f32)>) -> &'s [(u32, f32)] {
+    pub fn rank_distinct<'s>(&self, scored: &'s mut Vec<(u32, f32)>) -> &'s [(u32, f32)] {
         let keep = if scored.iter().any(|s| s.1 >= self.min_weight) {
             scored.retain(|s| s.1 >= self.min_weight);
             self.neighbours

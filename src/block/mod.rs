@@ -92,9 +92,15 @@ pub fn has_free_text(records: &Records) -> bool {
             && c.tokens().is_some_and(|t| {
                 let filled = (0..records.len()).filter(|&i| !t.get(i).is_empty()).count();
                 let words: usize = (0..records.len()).map(|i| t.get(i).len()).sum();
-                filled > 0 && words as f64 >= FREE_TEXT_WORDS * filled as f64
+                is_free_text(filled as u64, words as u64)
             })
     })
+}
+
+/// Whether a text column is free text: `filled` records with words hold
+/// `words` distinct words in all, [`FREE_TEXT_WORDS`] or more on average.
+pub fn is_free_text(filled: u64, words: u64) -> bool {
+    filled > 0 && words as f64 >= FREE_TEXT_WORDS * filled as f64
 }
 
 /// How candidates are found.
@@ -136,7 +142,13 @@ impl Blocking {
     /// Whether the index is worth its cost on `records`: when some column
     /// is free text ([`has_free_text`]), or the tuning asks for it always.
     pub fn uses_index(&self, records: &Records) -> bool {
-        self.fallback_degree > 0 && (self.always_index || has_free_text(records))
+        self.uses_index_given(has_free_text(records))
+    }
+
+    /// [`Blocking::uses_index`] when whether the data has free text is
+    /// known.
+    pub fn uses_index_given(&self, free_text: bool) -> bool {
+        self.fallback_degree > 0 && (self.always_index || free_text)
     }
 
     /// All candidate pairs of `records`, sorted and distinct.
