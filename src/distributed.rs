@@ -59,11 +59,11 @@ use crate::record::{
 };
 
 /// The record id column.
-pub const GID: &str = "gid";
+pub const GID: &str = "__fm_gid";
 /// The source table column (0, or 1 for a link's second table).
-pub const SOURCE: &str = "source";
+pub const SOURCE: &str = "__fm_source";
 /// The primary key column of normalized records.
-pub const KEY: &str = "key";
+pub const KEY: &str = "__fm_key";
 /// Bits below a gid's source.
 pub const SOURCE_SHIFT: u32 = 56;
 
@@ -566,6 +566,12 @@ pub struct Clusterer {
 }
 
 impl Clusterer {
+    /// The gids of the records it clusters (those of the pairs and the
+    /// labeled ones), ascending.
+    pub fn gids(&self) -> &[i64] {
+        &self.gids
+    }
+
     /// The gids of the records whose normalized rows clustering needs.
     pub fn scored_on_demand(&self) -> Vec<i64> {
         cluster::records_scored_on_demand(

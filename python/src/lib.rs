@@ -21,6 +21,8 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
+mod steps;
+
 create_exception!(_findmatches, FindMatchesError, PyException, "A findmatches error.");
 create_exception!(_findmatches, UsageError, FindMatchesError, "findmatches was called wrongly.");
 create_exception!(_findmatches, DataError, FindMatchesError, "The data or a file cannot be used.");
@@ -459,6 +461,11 @@ fn _findmatches(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyModel>()?;
     m.add_class::<PyBaseline>()?;
     m.add_function(wrap_pyfunction!(label_generate, m)?)?;
+    m.add_function(wrap_pyfunction!(steps::day_votes, m)?)?;
+    m.add_class::<steps::PySteps>()?;
+    m.add_class::<steps::PyRanker>()?;
+    m.add_class::<steps::PyIndex>()?;
+    m.add_class::<steps::PyClusterer>()?;
     m.add("FindMatchesError", m.py().get_type::<FindMatchesError>())?;
     m.add("UsageError", m.py().get_type::<UsageError>())?;
     m.add("DataError", m.py().get_type::<DataError>())?;

@@ -1,0 +1,440 @@
+"""findmatches on Spark: dedup and link DataFrames of any size.
+
+The same Rust core as the command line and :class:`findmatches.Model`, run
+per partition through ``mapInArrow`` (Spark 3.5, as on AWS Glue 5, and 4.x).
+On the same rows and model the clusters are exactly those of ``findmatches
+dedup`` / ``link``: the same candidate pairs, scored the same, clustered the
+same. Only ``mapInArrow``, joins, aggregations and ``repartition`` are used.
+
+    >>> from findmatches import Model, spark as fm
+    >>> matched = fm.dedup(customers_df, Model.load("model.json"))
+
+How a run goes (the steps are ``findmatches::distributed`` in Rust):
+
+1. Each input row gets a record id (its source table in the top bits, then
+   ``monotonically_increasing_id``: the input's order). The input is
+   persisted so the ids hold.
+2. Per partition: normalize; count values, phonetic codes and words. Counts
+   are summed by term (one ``groupBy``); those held twice or more, with
+   totals, go to the driver and out to every executor once (a broadcast),
+   with the model.
+3. Per partition: blocking keys. Grouped by key into blocks (blocks larger
+   than the model's ``max_block`` skipped, as the binary skips them), listed
+   by member, each record's best neighbours are kept in Rust.
+4. With free text: records with too few key candidates query a blocking
+   index of all records, written once on the driver and shipped with
+   ``addFile``.
+5. Candidate pairs are joined to both records and scored in Rust.
+6. Pairs at or above the threshold come to the driver and are clustered
+   there, with the few records clustering scores on demand; every other
+   record stays alone. ``match_id`` numbers clusters by their first record.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Iterator, Optional, Sequence, Tuple
+
+import pyarrow as pa
+
+from . import Model
+from ._findmatches import Index as _Index
+from ._findmatches import Steps as _Steps
+from ._findmatches import UsageError
+from ._findmatches import day_votes as _day_votes
+
+__all__ = ["dedup", "link"]
+
+GID = "__fm_gid"
+SOURCE = "__fm_source"
+KEY = "__fm_key"
+SOURCE_SHIFT = 56
+MATCH_ID = "match_id"
+MATCH_CONFIDENCE = "match_confidence_score"
+
+# Per Python worker (reused across tasks): the steps each broadcast
+# describes, built once, and the blocking indexes opened.
+_STEPS: dict = {}
+_INDEXES: dict = {}
+
+
+class _Shipped:
+    """A broadcast of the arguments of the steps, named so a Python worker
+    builds the steps once, whatever tasks it runs."""
+
+    def __init__(self, sc, args: tuple):
+        import uuid
+
+        self.name = uuid.uuid4().hex
+        self.broadcast = sc.broadcast(args)
+
+
+def _steps(shipped: _Shipped) -> _Steps:
+    steps = _STEPS.get(shipped.name)
+    if steps is None:
+        _STEPS.clear()
+        steps = _STEPS[shipped.name] = _Steps(*shipped.broadcast.value)
+    return steps
+
+
+def _index(name: str) -> _Index:
+    index = _INDEXES.get(name)
+    if index is None:
+        from pyspark import SparkFiles
+
+        _INDEXES.clear()
+        index = _INDEXES[name] = _Index(SparkFiles.get(name))
+    return index
+
+
+def _spark_type(t: pa.DataType):
+    from pyspark.sql import types as T
+
+    if pa.types.is_int64(t):
+        return T.LongType()
+    if pa.types.is_int32(t):
+        return T.IntegerType()
+    if pa.types.is_float64(t):
+        return T.DoubleType()
+    if pa.types.is_float32(t):
+        return T.FloatType()
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return T.StringType()
+    raise TypeError(f"no Spark type for {t}")
+
+
+def _spark_schema(schema: pa.Schema):
+    from pyspark.sql import types as T
+
+    return T.StructType([T.StructField(f.name, _spark_type(f.type), f.nullable) for f in schema])
+
+
+def _to_arrow(df) -> pa.Table:
+    """Collect a DataFrame to the driver as a pyarrow Table (Spark 3.5 and 4)."""
+    if hasattr(df, "toArrow"):
+        return df.toArrow()
+    batches = df._collect_as_arrow()
+    if batches:
+        return pa.Table.from_batches(batches)
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(df.schema).empty_table()
+
+
+def _gids_frame(spark, gids: Sequence[int]):
+    """A one-column DataFrame of record ids."""
+    import pandas as pd
+
+    return spark.createDataFrame(pd.DataFrame({GID: pd.Series(list(gids), dtype="int64")}))
+
+
+def dedup(df, model: Model, *, partitions: Optional[int] = None):
+    """Every row of ``df`` with a ``match_id`` (rows of one real-world entity
+    share it) and a ``match_confidence_score``, as ``findmatches dedup``
+    gives them for the same rows and model. The result is persisted."""
+    return _Run(model, "dedup", [df], None, partitions).output()
+
+
+def link(
+    left,
+    right,
+    model: Model,
+    *,
+    names: Tuple[str, str] = ("left", "right"),
+    partitions: Optional[int] = None,
+):
+    """The rows of ``left`` and ``right`` with a ``source`` column (``names``),
+    a ``match_id`` shared by rows that match and a
+    ``match_confidence_score``, as ``findmatches link`` gives them. The
+    result is persisted."""
+    return _Run(model, "link", [left, right], names, partitions).output()
+
+
+class _Run:
+    def __init__(self, model: Model, mode: str, dfs: list, names, partitions: Optional[int]):
+        from pyspark import StorageLevel
+
+        self.model = model
+        self.mode = mode
+        self.names = names
+        self.spark = dfs[0].sparkSession
+        self.sc = self.spark.sparkContext
+        self.partitions = partitions or int(self.spark.conf.get("spark.sql.shuffle.partitions"))
+        self.model_json = model.to_json()
+        self.key = model.primary_key
+        self.matched = [c for c, kind in model.columns if kind != "ignore"]
+        self.level = StorageLevel.MEMORY_AND_DISK
+        self.cached: list = []
+        self.tmp = tempfile.mkdtemp(prefix="findmatches-spark-")
+        for i, df in enumerate(dfs):
+            self._check(df, self._name(i))
+        self.tagged = [self._persist(self._tag(df, s)) for s, df in enumerate(dfs)]
+
+    def _name(self, source: int) -> str:
+        return self.names[source] if self.names else "table"
+
+    def _persist(self, df):
+        df = df.persist(self.level)
+        self.cached.append(df)
+        return df
+
+    def _check(self, df, name: str) -> None:
+        from pyspark.sql import functions as F
+
+        missing = [c for c in [self.key, *self.matched] if c not in df.columns]
+        if missing:
+            raise UsageError(f"{name}: lacks column(s) {', '.join(missing)} that the model needs")
+        key = F.trim(F.col(self.key).cast("string"))
+        if df.filter(F.col(self.key).isNull() | (key == "")).limit(1).count():
+            raise UsageError(f"{name}: a row has an empty primary key '{self.key}'")
+        dup = df.groupBy(key.alias("k")).count().filter("count > 1").limit(1).collect()
+        if dup:
+            raise UsageError(f"{name}: primary key '{self.key}' value '{dup[0]['k']}' is not unique")
+
+    def _tag(self, df, source: int):
+        from pyspark.sql import functions as F
+
+        gid = F.monotonically_increasing_id() + F.lit(source << SOURCE_SHIFT)
+        return df.withColumn(GID, gid).withColumn(SOURCE, F.lit(source).cast("int"))
+
+    def output(self):
+        try:
+            return self._output()
+        finally:
+            for df in self.cached:
+                df.unpersist()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _output(self):
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        raw = self.tagged[0].select(GID, SOURCE, self.key, *self.matched)
+        for t in self.tagged[1:]:
+            raw = raw.unionByName(t.select(GID, SOURCE, self.key, *self.matched))
+        votes = self._day_votes(raw)
+        first = _Shipped(self.sc, (self.model_json, self.mode, votes))
+        norm_schema = _Steps(self.model_json, self.mode, votes).normalized_schema()
+        names = [self._name(s) for s in range(len(self.tagged))]
+
+        def normalize(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            steps = _steps(first)
+            for b in batches:
+                name = names[b.column(SOURCE)[0].as_py()] if b.num_rows else names[0]
+                yield steps.normalize(name, b)
+
+        norm = self._persist(raw.mapInArrow(normalize, _spark_schema(norm_schema)))
+        records = norm.count()
+        steps = self._stats(norm, first, votes, records)
+        second = _Shipped(self.sc, steps)
+        pairs = self._key_pairs(norm, second, _Steps(*steps))
+        pairs = self._with_index(norm, pairs, second, _Steps(*steps))
+        scored = self._persist(self._score(norm, pairs, second))
+        clusters = self._cluster(norm, scored, _Steps(*steps))
+        best = scored.select(F.col("a").alias(GID), "score").unionByName(
+            scored.select(F.col("b").alias(GID), "score")
+        ).groupBy(GID).agg(F.max("score").alias("best"))
+        per_record = (
+            norm.select(GID)
+            .join(clusters, GID, "left")
+            .join(best, GID, "left")
+            .select(
+                GID,
+                F.coalesce("leader", GID).alias("leader"),
+                F.coalesce("confidence", F.lit(1.0) - F.coalesce("best", F.lit(0.0))).alias("confidence"),
+            )
+        )
+        leaders = per_record.select("leader").distinct()
+        leaders = leaders.withColumn(MATCH_ID, F.dense_rank().over(Window.orderBy("leader")) - 1)
+        per_record = per_record.join(leaders, "leader").select(
+            GID, MATCH_ID, F.round("confidence", 4).cast("float").alias(MATCH_CONFIDENCE)
+        )
+        reserved = {MATCH_ID, MATCH_CONFIDENCE} | ({"source"} if self.mode == "link" else set())
+        if self.mode == "dedup":
+            rows = self.tagged[0]
+            keep = [c for c in rows.columns if c not in reserved and c not in (GID, SOURCE)]
+            rows = rows.select(GID, *keep)
+        else:
+            columns = []
+            for t in self.tagged:
+                columns += [c for c in t.columns if c not in columns and c not in reserved and c not in (GID, SOURCE)]
+            parts = []
+            for s, t in enumerate(self.tagged):
+                parts.append(
+                    t.select(
+                        GID,
+                        F.lit(self.names[s]).alias("source"),
+                        *[
+                            (F.col(c).cast("string") if c in t.columns else F.lit(None).cast("string")).alias(c)
+                            for c in columns
+                        ],
+                    )
+                )
+            rows = parts[0].unionByName(parts[1])
+        out = rows.join(per_record, GID).orderBy(GID).drop(GID).persist(self.level)
+        out.count()
+        return out
+
+    def _day_votes(self, raw) -> list:
+        from pyspark.sql import functions as F
+
+        columns = len(self.matched)
+        if "date" not in {kind for _, kind in self.model.columns}:
+            return [(0, 0)] * columns
+        model_json = self.model_json
+
+        def votes(batches):
+            for b in batches:
+                v = _day_votes(model_json, "table", b)
+                yield pa.RecordBatch.from_pydict(
+                    {
+                        "column": pa.array(range(columns), pa.int32()),
+                        "day": pa.array([x[0] for x in v], pa.int64()),
+                        "month": pa.array([x[1] for x in v], pa.int64()),
+                    }
+                )
+
+        summed = (
+            raw.mapInArrow(votes, "column int, day long, month long")
+            .groupBy("column")
+            .agg(F.sum("day").alias("day"), F.sum("month").alias("month"))
+            .collect()
+        )
+        out = [(0, 0)] * columns
+        for r in summed:
+            out[r["column"]] = (int(r["day"]), int(r["month"]))
+        return out
+
+    def _stats(self, norm, first, votes, records: int) -> tuple:
+        from pyspark.sql import functions as F
+
+        def count(batches):
+            steps = _steps(first)
+            for b in batches:
+                yield steps.count(b)
+
+        summed = self._persist(
+            norm.mapInArrow(count, "kind int, column int, term string, count long")
+            .groupBy("kind", "column", "term")
+            .agg(F.sum("count").alias("count"))
+        )
+        totals = _to_arrow(
+            summed.groupBy("kind", "column").agg(
+                F.sum("count").alias("total"), F.sum(F.col("count") * F.col("count")).alias("squares")
+            )
+        )
+        kept = _to_arrow(summed.filter((F.col("count") >= 2) | ((F.col("kind") == 1) & (F.col("term") == ""))))
+        return (self.model_json, self.mode, votes, records, kept, totals)
+
+    def _key_pairs(self, norm, second, steps: _Steps):
+        from pyspark.sql import functions as F
+
+        def keys(batches):
+            s = _steps(second)
+            for b in batches:
+                yield s.keys(b)
+
+        blocks = (
+            norm.mapInArrow(keys, "key long, __fm_gid long, __fm_source int")
+            .groupBy("key")
+            .agg(F.collect_list(F.struct(GID, SOURCE)).alias("m"))
+            .filter((F.size("m") >= 2) & (F.size("m") <= steps.max_block()))
+            .select(F.col("m." + GID).alias("members"), F.col("m." + SOURCE).alias("sources"))
+        )
+        if self.mode == "link":
+            blocks = blocks.filter(F.size(F.array_distinct("sources")) >= 2)
+        by_member = blocks.select(F.explode("members").alias(GID), "members", "sources")
+
+        def rank(batches):
+            ranker = _steps(second).ranker()
+            for b in batches:
+                out = ranker.push(b)
+                if out.num_rows:
+                    yield out
+            yield ranker.finish()
+
+        return (
+            by_member.repartition(self.partitions, GID)
+            .sortWithinPartitions(GID)
+            .mapInArrow(rank, "a long, b long")
+            .distinct()
+        )
+
+    def _with_index(self, norm, pairs, second, steps: _Steps):
+        from pyspark.sql import functions as F
+
+        fallback = steps.index_fallback()
+        if fallback == 0:
+            return pairs
+        pairs = self._persist(pairs)
+        held, asking = steps.index_sources()
+        indexed = norm if held is None else norm.filter(F.col(SOURCE) == held)
+        name = f"findmatches-index-{os.getpid()}-{id(self)}"
+        path = os.path.join(self.tmp, name)
+        steps.write_index(path, _to_arrow(indexed))
+        self.sc.addFile(path, recursive=True)
+        degree = (
+            pairs.select(F.col("a").alias(GID))
+            .unionByName(pairs.select(F.col("b").alias(GID)))
+            .groupBy(GID)
+            .agg(F.count("*").alias("degree"))
+        )
+        asking_rows = norm if asking is None else norm.filter(F.col(SOURCE) == asking)
+        wanted = (
+            asking_rows.join(degree, GID, "left")
+            .filter(F.coalesce("degree", F.lit(0)) < fallback)
+            .select(*norm.columns)
+        )
+
+        def query(batches):
+            s = _steps(second)
+            index = _index(name)
+            for b in batches:
+                yield s.query_index(index, b)
+
+        return pairs.unionByName(wanted.mapInArrow(query, "a long, b long")).distinct()
+
+    def _score(self, norm, pairs, second):
+        from pyspark.sql import functions as F
+
+        a = norm.select(*[F.col(c).alias("a_" + c) for c in norm.columns])
+        b = norm.select(*[F.col(c).alias("b_" + c) for c in norm.columns])
+        joined = (
+            pairs.join(a, pairs["a"] == a["a_" + GID])
+            .join(b, pairs["b"] == b["b_" + GID])
+            .select(*a.columns, *b.columns)
+        )
+
+        def score(batches):
+            s = _steps(second)
+            for batch in batches:
+                yield s.score(batch)
+
+        return joined.mapInArrow(score, "a long, b long, score float")
+
+    def _cluster(self, norm, scored, steps: _Steps):
+        from pyspark.sql import functions as F
+
+        edges = _to_arrow(scored.filter(F.col("score") >= float(steps.threshold())))
+        label_keys = steps.labeled_keys()
+        if label_keys:
+            labeled = _to_arrow(norm.filter(F.col(KEY).isin(label_keys)).select(GID, KEY))
+        else:
+            labeled = pa.table({GID: pa.array([], pa.int64()), KEY: pa.array([], pa.string())})
+        clusterer = steps.clusterer(edges, labeled)
+        touched = clusterer.gids()
+        if not touched:
+            return self.spark.createDataFrame([], f"{GID} long, leader long, confidence float")
+        touched_df = F.broadcast(_gids_frame(self.spark, touched)) if len(touched) < 1_000_000 else _gids_frame(
+            self.spark, touched
+        )
+        best = scored.select(F.col("a").alias(GID), "score").unionByName(scored.select(F.col("b").alias(GID), "score"))
+        best = _to_arrow(best.join(touched_df, GID).groupBy(GID).agg(F.max("score").alias("best")))
+        needed = clusterer.scored_on_demand()
+        rows = _to_arrow(norm.join(F.broadcast(_gids_frame(self.spark, needed)), GID)) if needed else None
+        if rows is None:
+            rows = pa.Table.from_batches([], schema=steps.normalized_schema())
+        result = pa.Table.from_batches([clusterer.cluster(rows, best)])
+        return self.spark.createDataFrame(result.to_pandas(), f"{GID} long, leader long, confidence float")

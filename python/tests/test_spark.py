@@ -1,0 +1,136 @@
+"""findmatches.spark in a local Spark (local[2]) against the Python API, which
+equals the command line row for row (test_api.py): the same clusters, ids and
+confidences, at any partition and Arrow batch size.
+
+Needs pyspark and Java 17. ``tests/run.sh`` installs pyspark and sets
+FINDMATCHES_REQUIRE_SPARK=1, so a missing Spark fails there instead of
+skipping.
+"""
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pc
+import pytest
+
+import findmatches
+
+if os.environ.get("FINDMATCHES_REQUIRE_SPARK") != "1":
+    pytest.importorskip("pyspark")
+from pyspark.sql import SparkSession  # noqa: E402
+
+from findmatches import spark as fm  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "examples" / "data"
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("findmatches-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "3")
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def read(path: Path) -> pa.Table:
+    names = path.open().readline().strip().split(",")
+    return pc.read_csv(path, convert_options=pc.ConvertOptions(column_types={n: pa.string() for n in names}))
+
+
+def frame(spark, path: Path, parts: int = 1):
+    """The CSV as Spark reads it, in `parts` input partitions that keep the
+    file's order (as splits of a large file do)."""
+    size = path.stat().st_size
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(max(size // parts + 1, 1024)))
+    spark.conf.set("spark.sql.files.openCostInBytes", "0")
+    return spark.read.csv(str(path), header=True, escape='"')
+
+
+def by_key(table: pa.Table, key: str, *extra: str) -> dict:
+    names = table.column_names
+    rows = table.to_pylist()
+    return {tuple(r[c] for c in (*extra, key)): (r["match_id"], round(r["match_confidence_score"], 4)) for r in rows}
+
+
+def assert_same(spark_out, python_out: pa.Table, key: str, *extra: str):
+    got = by_key(fm._to_arrow(spark_out), key, *extra)
+    want = by_key(python_out, key, *extra)
+    assert got.keys() == want.keys()
+    mismatched = [k for k in want if got[k][0] != want[k][0] or abs(got[k][1] - want[k][1]) > 1e-4]
+    assert not mismatched, f"{len(mismatched)} records differ, e.g. {mismatched[:3]}"
+    assert len({v[0] for v in got.values()}) < len(got), "some records match"
+
+
+@pytest.mark.parametrize("parts,shuffle,batch", [(1, 1, 10_000), (4, 3, 64), (3, 7, 1)])
+def test_dedup_equals_the_python_api(spark, parts, shuffle, batch):
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch))
+    try:
+        model = findmatches.Model.bundled()
+        df = frame(spark, DATA / "customers.csv", parts)
+        assert df.rdd.getNumPartitions() >= parts
+        out = fm.dedup(df, model, partitions=shuffle)
+        assert out.columns == df.columns + ["match_id", "match_confidence_score"]
+        assert_same(out, model.dedup(read(DATA / "customers.csv")), model.primary_key)
+    finally:
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
+
+
+def test_link_with_labels_held_equals_the_python_api(spark, tmp_path):
+    config = tmp_path / "customers.toml"
+    config.write_text((REPO / "examples" / "customers.toml").read_text().replace(
+        "enforce_provided_labels = false", "enforce_provided_labels = true"
+    ))
+    assert "enforce_provided_labels = true" in config.read_text()
+    customers, prospects = read(DATA / "customers.csv"), read(DATA / "prospects_2026_01.csv")
+    model = findmatches.Model.train([customers], config=config, labels=[REPO / "labels" / "customers_labels.csv"])
+    out = fm.link(frame(spark, DATA / "customers.csv", 2), frame(spark, DATA / "prospects_2026_01.csv"), model, names=("c", "p"))
+    want = model.link(customers, prospects, names=("c", "p"))
+    assert_same(out, want, model.primary_key, "source")
+
+
+def test_free_text_queries_the_index_as_the_binary_does(spark, tmp_path):
+    # Free text whose every word is held by more records than a key block
+    # may hold (50) but few enough for the index (2% of 3,000): records find
+    # candidates through the index only.
+    import random
+
+    rng = random.Random(7)
+    vocabulary = [f"w{i:03d}x" for i in range(220)]
+    notes = [" ".join(rng.sample(vocabulary, 4)) for _ in range(2000)]
+    for i in range(1000):
+        words = notes[i].split()
+        words[rng.randrange(4)] = rng.choice(vocabulary)
+        notes.append(" ".join(words))
+    table = pa.table({"id": [f"n{i}" for i in range(len(notes))], "note": notes})
+    path = tmp_path / "notes.csv"
+    pc.write_csv(table, path)
+    config = tmp_path / "notes.toml"
+    config.write_text('primary_key = "id"\n[columns]\nnote = "text"\n')
+    model = findmatches.Model.train([table], config=config)
+    out = fm.dedup(frame(spark, path, 3), model, partitions=4)
+    want = model.dedup(read(path))
+    assert_same(out, want, "id")
+
+
+def test_bad_input_raises_the_cli_s_errors(spark, tmp_path):
+    model = findmatches.Model.bundled()
+    df = frame(spark, DATA / "customers.csv")
+    with pytest.raises(findmatches.UsageError, match="lacks column"):
+        fm.dedup(df.drop("last_name"), model)
+    duplicated = df.unionByName(df.limit(1))
+    with pytest.raises(findmatches.UsageError, match="not unique"):
+        fm.dedup(duplicated, model)
+    from pyspark.sql import functions as F
+
+    blank = df.withColumn("customer_id", F.when(F.col("customer_id") == df.first()["customer_id"], F.lit(" ")).otherwise(F.col("customer_id")))
+    with pytest.raises(findmatches.UsageError, match="empty primary key"):
+        fm.dedup(blank, model)
