@@ -20,9 +20,9 @@
 //!    ([`normalized_schema`]), the input of every later step.
 //! 3. [`Distributed::count`] per part, summed by term, gathered with
 //!    [`Distributed::stats_from`]: the [`CorpusStats`].
-//! 4. [`Distributed::keys`] per part: blocking keys. Grouped by key into
-//!    blocks of 2 to `max_block` records, each block listed once for each
-//!    member, by member: [`Ranker`] keeps each record's best neighbours.
+//! 4. [`Distributed::keys`] per part: blocking keys. Partitioned by key,
+//!    [`Blocker`] makes blocks of them and lists each once for each member;
+//!    partitioned by member, [`Ranker`] keeps each record's best neighbours.
 //! 5. When the data has free text ([`Distributed::uses_index`]): the
 //!    records with fewer key candidates than the fallback degree query a
 //!    blocking index of all records ([`Distributed::write_index`],
@@ -37,7 +37,8 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type};
 use arrow_array::{
-    Array, ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, BinaryArray, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringArray,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rustc_hash::FxHashMap;
@@ -314,40 +315,38 @@ impl Distributed {
     }
 
     /// The blocking keys of a part of the normalized records: `key` (the
-    /// key's 64-bit hash), [`GID`], [`SOURCE`]. Keys the counts show to be
+    /// key's 64-bit hash), [`GID`]. Keys the counts show to be
     /// held by more than [`Distributed::max_block`] records are left out.
     pub fn keys(&self, normalized: &RecordBatch) -> Result<RecordBatch> {
         let (records, gids) = self.assemble(std::slice::from_ref(normalized))?;
         let keyed =
             record_keys_below(&records, self.def(), 0..records.len() as RecordId, Some(self.max_block()));
-        let sources = records.sources();
         let schema = Arc::new(Schema::new(vec![
             Field::new("key", DataType::Int64, false),
             Field::new(GID, DataType::Int64, false),
-            Field::new(SOURCE, DataType::Int32, false),
         ]));
         batch(RecordBatch::try_new(
             schema,
             vec![
                 Arc::new(Int64Array::from_iter_values(keyed.iter().map(|&(k, _)| k as i64))),
                 Arc::new(Int64Array::from_iter_values(keyed.iter().map(|&(_, id)| gids[id as usize]))),
-                Arc::new(Int32Array::from_iter_values(
-                    keyed.iter().map(|&(_, id)| sources[id as usize] as i32),
-                )),
             ],
         ))
     }
 
-    /// Whether a block of records from `sources` may give a pair in this
-    /// mode.
-    pub fn block_pairs(&self, sources: &[u16]) -> bool {
-        let Some(&first) = sources.first() else { return false };
-        sources.iter().any(|&s| self.mode.allows(first, s))
+    /// A [`Blocker`] for this run.
+    pub fn blocker(&self) -> Result<Blocker> {
+        Ok(Blocker {
+            ranking: self.ranking()?,
+            max_block: self.max_block(),
+            mode: self.mode,
+            keyed: Vec::new(),
+        })
     }
 
     /// A [`Ranker`] for this run.
     pub fn ranker(&self) -> Result<Ranker> {
-        Ok(Ranker { ranking: self.ranking()?, mode: self.mode, current: None, weights: FxHashMap::default() })
+        Ok(Ranker { ranking: self.ranking()?, mode: self.mode, shares: FxHashMap::default() })
     }
 
     /// Whether records with few key candidates query the blocking index,
@@ -488,70 +487,152 @@ impl Distributed {
     }
 }
 
-/// Keeps each record's best key neighbours from a stream of its blocks:
-/// rows `gid`, `members` (the block's gids), `sources` (theirs), sorted by
-/// gid (a record's rows may span batches).
+/// Makes blocks of blocking keys: fed rows `key`, [`GID`] in any order
+/// (all rows of a key, and so a partition by key, to one blocker), it gives
+/// for each block of 2 to `max_block` records that may pair, one row per
+/// member: [`GID`], `weight` (what sharing the key adds,
+/// [`KeyRanking::key_weight`]) and `others` (the other members' gids,
+/// little-endian `i64`s).
+pub struct Blocker {
+    ranking: KeyRanking,
+    max_block: usize,
+    mode: Mode,
+    keyed: Vec<(i64, i64)>,
+}
+
+/// Rows per batch a [`Blocker`] gives, about.
+const BLOCK_ROWS: usize = 16_384;
+
+impl Blocker {
+    /// Take more rows.
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
+        let (keys, gids) = (int64(batch, "key")?, int64(batch, GID)?);
+        self.keyed.extend(keys.values().iter().copied().zip(gids.values().iter().copied()));
+        Ok(())
+    }
+
+    /// The rows of every block, in batches.
+    pub fn finish(&mut self) -> Result<Vec<RecordBatch>> {
+        let mut keyed = std::mem::take(&mut self.keyed);
+        keyed.sort_unstable();
+        let mut out = Vec::new();
+        let mut rows = BlockRows::default();
+        for block in keyed.chunk_by(|x, y| x.0 == y.0) {
+            self.block(block, &mut rows);
+            if rows.gids.len() >= BLOCK_ROWS {
+                out.push(std::mem::take(&mut rows).batch()?);
+            }
+        }
+        out.push(rows.batch()?);
+        Ok(out)
+    }
+
+    fn block(&self, block: &[(i64, i64)], out: &mut BlockRows) {
+        let n = block.len();
+        if n < 2 || n > self.max_block {
+            return;
+        }
+        let first = source_of(block[0].1);
+        if !block.iter().any(|&(_, m)| self.mode.allows(first, source_of(m))) {
+            return;
+        }
+        let weight = self.ranking.key_weight(n);
+        for (i, &(_, m)) in block.iter().enumerate() {
+            out.gids.push(m);
+            out.weights.push(weight);
+            let mut others = Vec::with_capacity(8 * (n - 1));
+            for (j, &(_, o)) in block.iter().enumerate() {
+                if j != i {
+                    others.extend_from_slice(&o.to_le_bytes());
+                }
+            }
+            out.others.push(others);
+        }
+    }
+}
+
+/// The rows a [`Blocker`] gives.
+#[derive(Default)]
+struct BlockRows {
+    gids: Vec<i64>,
+    weights: Vec<f32>,
+    others: Vec<Vec<u8>>,
+}
+
+impl BlockRows {
+    fn batch(self) -> Result<RecordBatch> {
+        batch(RecordBatch::try_new(
+            block_rows_schema(),
+            vec![
+                Arc::new(Int64Array::from(self.gids)),
+                Arc::new(Float32Array::from(self.weights)),
+                Arc::new(BinaryArray::from_iter_values(self.others.iter())),
+            ],
+        ))
+    }
+}
+
+/// The columns of the rows a [`Blocker`] gives.
+pub fn block_rows_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(GID, DataType::Int64, false),
+        Field::new("weight", DataType::Float32, false),
+        Field::new("others", DataType::Binary, false),
+    ]))
+}
+
+/// Keeps each record's best key neighbours from its blocks' rows (those a
+/// [`Blocker`] gives) in any order (all rows of a record, and so a
+/// partition by gid, to one ranker).
 pub struct Ranker {
     ranking: KeyRanking,
     mode: Mode,
-    current: Option<(i64, u16)>,
-    weights: FxHashMap<i64, f32>,
+    shares: FxHashMap<i64, Vec<(i64, f32)>>,
 }
 
 impl Ranker {
-    /// Take the next rows; gives the pairs (`a`, `b`, gids, `a < b`) of
-    /// the records whose rows are all in.
-    pub fn push(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
+    /// Take more rows.
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
         let gids = int64(batch, GID)?;
-        let members = list(batch, "members")?;
-        let sources = list(batch, "sources")?;
-        let mut pairs = Vec::new();
+        let weights = float32(batch, "weight")?;
+        let others = typed(batch, "others", |a| a.as_binary_opt::<i32>())?;
         for row in 0..batch.num_rows() {
             let gid = gids.value(row);
-            let block = members.value(row);
-            let block =
-                block.as_primitive_opt::<Int64Type>().ok_or_else(|| Error::usage("members must be longs"))?;
-            let from = sources.value(row);
-            let from =
-                from.as_primitive_opt::<Int32Type>().ok_or_else(|| Error::usage("sources must be ints"))?;
-            if self.current.is_some_and(|(g, _)| g != gid) {
-                self.flush(&mut pairs);
-            }
-            if self.current.is_none() {
-                let at =
-                    block.values().iter().position(|&m| m == gid).ok_or_else(|| {
-                        Error::usage(format!("record {gid} is not a member of its own block"))
-                    })?;
-                self.current = Some((gid, from.value(at) as u16));
-            }
-            let source = self.current.map_or(0, |c| c.1);
-            let w = self.ranking.key_weight(block.len());
-            for (&o, &s) in block.values().iter().zip(from.values()) {
-                if o != gid && self.mode.allows(source, s as u16) {
-                    *self.weights.entry(o).or_insert(0.0) += w;
+            let (source, w) = (source_of(gid), weights.value(row));
+            let shares = self.shares.entry(gid).or_default();
+            for o in others.value(row).chunks_exact(8) {
+                let mut bytes = [0u8; 8];
+                bytes.copy_from_slice(o);
+                let o = i64::from_le_bytes(bytes);
+                if o != gid && self.mode.allows(source, source_of(o)) {
+                    shares.push((o, w));
                 }
             }
         }
-        pairs_batch(&pairs)
+        Ok(())
     }
 
-    /// The pairs of the last record.
+    /// The pairs (`a`, `b`, gids, `a < b`) of every record's kept
+    /// neighbours.
     pub fn finish(&mut self) -> Result<RecordBatch> {
         let mut pairs = Vec::new();
-        self.flush(&mut pairs);
-        pairs_batch(&pairs)
-    }
-
-    fn flush(&mut self, pairs: &mut Vec<(i64, i64)>) {
-        let Some((gid, _)) = self.current.take() else { return };
-        let mut others: Vec<(i64, f32)> = self.weights.drain().collect();
-        others.sort_unstable_by_key(|o| o.0);
-        // Ranked by position in gid order: ties break as by record id.
-        let mut scored: Vec<(u32, f32)> = others.iter().enumerate().map(|(i, o)| (i as u32, o.1)).collect();
-        for &(i, _) in self.ranking.rank_distinct(&mut scored).iter() {
-            let o = others[i as usize].0;
-            pairs.push((gid.min(o), gid.max(o)));
+        let mut scored: Vec<(u32, f32)> = Vec::new();
+        for (gid, mut shares) in self.shares.drain() {
+            // Weights summed per neighbour, neighbours in gid order, ranked
+            // by position: ties break as by record id.
+            shares.sort_unstable_by_key(|s| s.0);
+            scored.clear();
+            let mut others: Vec<i64> = Vec::new();
+            for same in shares.chunk_by(|x, y| x.0 == y.0) {
+                scored.push((others.len() as u32, same.iter().map(|s| s.1).sum()));
+                others.push(same[0].0);
+            }
+            for &(i, _) in self.ranking.rank_distinct(&mut scored).iter() {
+                let o = others[i as usize];
+                pairs.push((gid.min(o), gid.max(o)));
+            }
         }
+        pairs_batch(&pairs)
     }
 }
 
@@ -769,8 +850,4 @@ fn float64<'b>(batch: &'b RecordBatch, name: &str) -> Result<&'b Float64Array> {
 
 fn string<'b>(batch: &'b RecordBatch, name: &str) -> Result<&'b StringArray> {
     typed(batch, name, |a| a.as_string_opt::<i32>())
-}
-
-fn list<'b>(batch: &'b RecordBatch, name: &str) -> Result<&'b arrow_array::ListArray> {
-    typed(batch, name, |a| a.as_list_opt::<i32>())
 }

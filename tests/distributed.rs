@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use arrow_array::builder::{Int32Builder, Int64Builder, ListBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Int32Type, Int64Type};
 use arrow_array::{ArrayRef, Float32Array, Int32Array, Int64Array, RecordBatch, StringArray};
@@ -130,54 +129,40 @@ fn counted(
 fn run_in_parts(model: &MatchModel, tables: &[&RecordBatch], mode: Mode, parts: usize) -> Outcome {
     let def = model.definition.clone();
     let (run, norm) = counted(model, tables, mode, parts);
-    // 4. Keys into blocks, blocks by member, ranked in two pushes.
-    let mut blocks: BTreeMap<i64, Vec<(i64, i32)>> = BTreeMap::new();
+    // 4. Keys into blocks, block rows into key neighbours, each fed in two
+    // batches in no order.
+    let mut keyed: Vec<(i64, i64)> = Vec::new();
     for part in &norm {
         let keys = run.keys(part).unwrap();
-        let (k, g, s) = (
-            keys.column(0).as_primitive::<Int64Type>(),
-            keys.column(1).as_primitive::<Int64Type>(),
-            keys.column(2).as_primitive::<Int32Type>(),
-        );
-        for i in 0..keys.num_rows() {
-            blocks.entry(k.value(i)).or_default().push((g.value(i), s.value(i)));
-        }
+        let (k, g) = (keys.column(0).as_primitive::<Int64Type>(), keys.column(1).as_primitive::<Int64Type>());
+        keyed.extend((0..keys.num_rows()).map(|i| (k.value(i), g.value(i))));
     }
-    let mut by_member: Vec<(i64, &Vec<(i64, i32)>)> = Vec::new();
-    for members in blocks.values() {
-        let sources: Vec<u16> = members.iter().map(|m| m.1 as u16).collect();
-        if members.len() >= 2 && members.len() <= run.max_block() && run.block_pairs(&sources) {
-            by_member.extend(members.iter().map(|m| (m.0, members)));
-        }
-    }
-    by_member.sort_by_key(|m| m.0);
-    let mut gids = Int64Builder::new();
-    let mut lists = ListBuilder::new(Int64Builder::new());
-    let mut srcs = ListBuilder::new(Int32Builder::new());
-    for (g, members) in &by_member {
-        gids.append_value(*g);
-        for m in members.iter() {
-            lists.values().append_value(m.0);
-            srcs.values().append_value(m.1);
-        }
-        lists.append(true);
-        srcs.append(true);
-    }
-    let ranked_in = RecordBatch::try_from_iter(vec![
-        (GID, Arc::new(gids.finish()) as ArrayRef),
-        ("members", Arc::new(lists.finish()) as ArrayRef),
-        ("sources", Arc::new(srcs.finish()) as ArrayRef),
+    keyed.reverse();
+    let keys_in = RecordBatch::try_from_iter(vec![
+        ("key", Arc::new(Int64Array::from_iter_values(keyed.iter().map(|k| k.0))) as ArrayRef),
+        (GID, Arc::new(Int64Array::from_iter_values(keyed.iter().map(|k| k.1))) as ArrayRef),
     ])
     .unwrap();
+    let in_two = |b: &RecordBatch| {
+        let half = b.num_rows() / 2;
+        [b.slice(0, half), b.slice(half, b.num_rows() - half)]
+    };
+    let mut blocker = run.blocker().unwrap();
+    for part in in_two(&keys_in) {
+        blocker.push(&part).unwrap();
+    }
+    let rows = blocker.finish().unwrap();
+    let rows =
+        arrow_select::concat::concat_batches(&findmatches::distributed::block_rows_schema(), &rows).unwrap();
     let mut ranker = run.ranker().unwrap();
-    let half = ranked_in.num_rows() / 2;
+    for part in in_two(&rows) {
+        ranker.push(&part).unwrap();
+    }
     let mut pairs: BTreeSet<(i64, i64)> = BTreeSet::new();
     let collect = |b: RecordBatch, pairs: &mut BTreeSet<(i64, i64)>| {
         let (a, c) = (b.column(0).as_primitive::<Int64Type>(), b.column(1).as_primitive::<Int64Type>());
         pairs.extend((0..b.num_rows()).map(|i| (a.value(i), c.value(i))));
     };
-    collect(ranker.push(&ranked_in.slice(0, half)).unwrap(), &mut pairs);
-    collect(ranker.push(&ranked_in.slice(half, ranked_in.num_rows() - half)).unwrap(), &mut pairs);
     collect(ranker.finish().unwrap(), &mut pairs);
     // 5. The index, for records with few key candidates.
     let fallback = run.index_fallback().unwrap();

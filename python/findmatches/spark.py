@@ -18,9 +18,10 @@ How a run goes (the steps are ``findmatches::distributed`` in Rust):
    are summed by term (one ``groupBy``); those held twice or more, with
    totals, go to the driver and out to every executor once (a broadcast),
    with the model.
-3. Per partition: blocking keys. Grouped by key into blocks (blocks larger
-   than the model's ``max_block`` skipped, as the binary skips them), listed
-   by member, each record's best neighbours are kept in Rust.
+3. Per partition: blocking keys. Partitioned by key, Rust makes blocks of
+   them (blocks larger than the model's ``max_block`` skipped, as the binary
+   skips them) and lists each block once per member; partitioned by member,
+   Rust keeps each record's best neighbours.
 4. With free text: records with too few key candidates query a blocking
    index of all records, written once on the driver and shipped with
    ``addFile``.
@@ -130,11 +131,15 @@ def _gids_frame(spark, gids: Sequence[int]):
     return spark.createDataFrame(pd.DataFrame({GID: pd.Series(list(gids), dtype="int64")}))
 
 
-def dedup(df, model: Model, *, partitions: Optional[int] = None):
+def dedup(df, model: Model, *, partitions: Optional[int] = None, timings: Optional[list] = None):
     """Every row of ``df`` with a ``match_id`` (rows of one real-world entity
     share it) and a ``match_confidence_score``, as ``findmatches dedup``
-    gives them for the same rows and model. The result is persisted."""
-    return _Run(model, "dedup", [df], None, partitions).output()
+    gives them for the same rows and model. The result is persisted.
+
+    ``partitions``: shuffle partitions of the blocking and scoring steps
+    (default ``spark.sql.shuffle.partitions``). ``timings``: a list that gets
+    ``(stage, seconds)`` for each stage."""
+    return _Run(model, "dedup", [df], None, partitions, timings).output()
 
 
 def link(
@@ -144,18 +149,23 @@ def link(
     *,
     names: Tuple[str, str] = ("left", "right"),
     partitions: Optional[int] = None,
+    timings: Optional[list] = None,
 ):
     """The rows of ``left`` and ``right`` with a ``source`` column (``names``),
     a ``match_id`` shared by rows that match and a
     ``match_confidence_score``, as ``findmatches link`` gives them. The
-    result is persisted."""
-    return _Run(model, "link", [left, right], names, partitions).output()
+    result is persisted. ``partitions`` and ``timings`` as for :func:`dedup`."""
+    return _Run(model, "link", [left, right], names, partitions, timings).output()
 
 
 class _Run:
-    def __init__(self, model: Model, mode: str, dfs: list, names, partitions: Optional[int]):
+    def __init__(self, model: Model, mode: str, dfs: list, names, partitions: Optional[int], timings):
+        import time
+
         from pyspark import StorageLevel
 
+        self.timings = timings if timings is not None else []
+        self.clock = time.perf_counter()
         self.model = model
         self.mode = mode
         self.names = names
@@ -171,6 +181,16 @@ class _Run:
         for i, df in enumerate(dfs):
             self._check(df, self._name(i))
         self.tagged = [self._persist(self._tag(df, s)) for s, df in enumerate(dfs)]
+        for s, t in enumerate(self.tagged):
+            self._check_keys(t, self._name(s))
+        self._lap("read and check")
+
+    def _lap(self, stage: str) -> None:
+        import time
+
+        now = time.perf_counter()
+        self.timings.append((stage, now - self.clock))
+        self.clock = now
 
     def _name(self, source: int) -> str:
         return self.names[source] if self.names else "table"
@@ -181,17 +201,26 @@ class _Run:
         return df
 
     def _check(self, df, name: str) -> None:
-        from pyspark.sql import functions as F
-
         missing = [c for c in [self.key, *self.matched] if c not in df.columns]
         if missing:
             raise UsageError(f"{name}: lacks column(s) {', '.join(missing)} that the model needs")
+
+    def _check_keys(self, tagged, name: str) -> None:
+        """One pass over the (persisted) input: every key present and unique."""
+        from pyspark.sql import functions as F
+
         key = F.trim(F.col(self.key).cast("string"))
-        if df.filter(F.col(self.key).isNull() | (key == "")).limit(1).count():
+        bad = (
+            tagged.groupBy(key.alias("k"))
+            .agg(F.count("*").alias("n"))
+            .filter(F.col("k").isNull() | (F.col("k") == "") | (F.col("n") > 1))
+            .limit(1)
+            .collect()
+        )
+        if bad and (bad[0]["k"] is None or bad[0]["k"] == ""):
             raise UsageError(f"{name}: a row has an empty primary key '{self.key}'")
-        dup = df.groupBy(key.alias("k")).count().filter("count > 1").limit(1).collect()
-        if dup:
-            raise UsageError(f"{name}: primary key '{self.key}' value '{dup[0]['k']}' is not unique")
+        if bad:
+            raise UsageError(f"{name}: primary key '{self.key}' value '{bad[0]['k']}' is not unique")
 
     def _tag(self, df, source: int):
         from pyspark.sql import functions as F
@@ -227,27 +256,39 @@ class _Run:
 
         norm = self._persist(raw.mapInArrow(normalize, _spark_schema(norm_schema)))
         records = norm.count()
+        self._lap("normalize")
         steps = self._stats(norm, first, votes, records)
         second = _Shipped(self.sc, steps)
-        pairs = self._key_pairs(norm, second, _Steps(*steps))
+        self._lap("count terms")
+        pairs = self._persist(self._key_pairs(norm, second, _Steps(*steps)))
+        pairs.count()
+        self._lap("block by keys")
         pairs = self._with_index(norm, pairs, second, _Steps(*steps))
         scored = self._persist(self._score(norm, pairs, second))
-        clusters = self._cluster(norm, scored, _Steps(*steps))
-        best = scored.select(F.col("a").alias(GID), "score").unionByName(
-            scored.select(F.col("b").alias(GID), "score")
-        ).groupBy(GID).agg(F.max("score").alias("best"))
+        scored.count()
+        self._lap("index and score" if _Steps(*steps).index_fallback() else "score")
+        best = self._persist(
+            scored.select(F.col("a").alias(GID), "score")
+            .unionByName(scored.select(F.col("b").alias(GID), "score"))
+            .groupBy(GID)
+            .agg(F.max("score").alias("best"))
+        )
+        clusters = self._cluster(norm, scored, best, _Steps(*steps))
+        self._lap("cluster")
         per_record = (
             norm.select(GID)
-            .join(clusters, GID, "left")
             .join(best, GID, "left")
+            .join(clusters, GID, "left")
             .select(
                 GID,
                 F.coalesce("leader", GID).alias("leader"),
                 F.coalesce("confidence", F.lit(1.0) - F.coalesce("best", F.lit(0.0))).alias("confidence"),
             )
         )
-        leaders = per_record.select("leader").distinct()
-        leaders = leaders.withColumn(MATCH_ID, F.dense_rank().over(Window.orderBy("leader")) - 1)
+        # Clusters numbered in the order of their first records, as the
+        # binary numbers them.
+        leaders = per_record.filter(F.col("leader") == F.col(GID)).select("leader")
+        leaders = leaders.withColumn(MATCH_ID, F.row_number().over(Window.orderBy("leader")) - 1)
         per_record = per_record.join(leaders, "leader").select(
             GID, MATCH_ID, F.round("confidence", 4).cast("float").alias(MATCH_CONFIDENCE)
         )
@@ -273,8 +314,9 @@ class _Run:
                     )
                 )
             rows = parts[0].unionByName(parts[1])
-        out = rows.join(per_record, GID).orderBy(GID).drop(GID).persist(self.level)
+        out = rows.join(per_record, GID).drop(GID).persist(self.level)
         out.count()
+        self._lap("number and join back")
         return out
 
     def _day_votes(self, raw) -> list:
@@ -329,35 +371,30 @@ class _Run:
         return (self.model_json, self.mode, votes, records, kept, totals)
 
     def _key_pairs(self, norm, second, steps: _Steps):
-        from pyspark.sql import functions as F
-
         def keys(batches):
             s = _steps(second)
             for b in batches:
                 yield s.keys(b)
 
-        blocks = (
-            norm.mapInArrow(keys, "key long, __fm_gid long, __fm_source int")
-            .groupBy("key")
-            .agg(F.collect_list(F.struct(GID, SOURCE)).alias("m"))
-            .filter((F.size("m") >= 2) & (F.size("m") <= steps.max_block()))
-            .select(F.col("m." + GID).alias("members"), F.col("m." + SOURCE).alias("sources"))
-        )
-        if self.mode == "link":
-            blocks = blocks.filter(F.size(F.array_distinct("sources")) >= 2)
-        by_member = blocks.select(F.explode("members").alias(GID), "members", "sources")
+        def block(batches):
+            blocker = _steps(second).blocker()
+            for b in batches:
+                blocker.push(b)
+            yield from blocker.finish()
 
         def rank(batches):
             ranker = _steps(second).ranker()
             for b in batches:
-                out = ranker.push(b)
-                if out.num_rows:
-                    yield out
+                ranker.push(b)
             yield ranker.finish()
 
+        # Keys partitioned by key into blocks, block rows partitioned by
+        # member into each record's neighbours.
         return (
-            by_member.repartition(self.partitions, GID)
-            .sortWithinPartitions(GID)
+            norm.mapInArrow(keys, "key long, __fm_gid long")
+            .repartition(self.partitions, "key")
+            .mapInArrow(block, "__fm_gid long, weight float, others binary")
+            .repartition(self.partitions, GID)
             .mapInArrow(rank, "a long, b long")
             .distinct()
         )
@@ -368,7 +405,6 @@ class _Run:
         fallback = steps.index_fallback()
         if fallback == 0:
             return pairs
-        pairs = self._persist(pairs)
         held, asking = steps.index_sources()
         indexed = norm if held is None else norm.filter(F.col(SOURCE) == held)
         name = f"findmatches-index-{os.getpid()}-{id(self)}"
@@ -414,7 +450,7 @@ class _Run:
 
         return joined.mapInArrow(score, "a long, b long, score float")
 
-    def _cluster(self, norm, scored, steps: _Steps):
+    def _cluster(self, norm, scored, best, steps: _Steps):
         from pyspark.sql import functions as F
 
         edges = _to_arrow(scored.filter(F.col("score") >= float(steps.threshold())))
@@ -430,11 +466,11 @@ class _Run:
         touched_df = F.broadcast(_gids_frame(self.spark, touched)) if len(touched) < 1_000_000 else _gids_frame(
             self.spark, touched
         )
-        best = scored.select(F.col("a").alias(GID), "score").unionByName(scored.select(F.col("b").alias(GID), "score"))
-        best = _to_arrow(best.join(touched_df, GID).groupBy(GID).agg(F.max("score").alias("best")))
+        best = _to_arrow(best.join(touched_df, GID))
         needed = clusterer.scored_on_demand()
         rows = _to_arrow(norm.join(F.broadcast(_gids_frame(self.spark, needed)), GID)) if needed else None
         if rows is None:
             rows = pa.Table.from_batches([], schema=steps.normalized_schema())
         result = pa.Table.from_batches([clusterer.cluster(rows, best)])
-        return self.spark.createDataFrame(result.to_pandas(), f"{GID} long, leader long, confidence float")
+        clusters = self.spark.createDataFrame(result.to_pandas(), f"{GID} long, leader long, confidence float")
+        return F.broadcast(clusters) if len(result) < 2_000_000 else clusters

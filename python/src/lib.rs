@@ -463,6 +463,7 @@ fn _findmatches(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(label_generate, m)?)?;
     m.add_function(wrap_pyfunction!(steps::day_votes, m)?)?;
     m.add_class::<steps::PySteps>()?;
+    m.add_class::<steps::PyBlocker>()?;
     m.add_class::<steps::PyRanker>()?;
     m.add_class::<steps::PyIndex>()?;
     m.add_class::<steps::PyClusterer>()?;

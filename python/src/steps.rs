@@ -9,7 +9,7 @@ use arrow_array::RecordBatch;
 use arrow_pyarrow::PyArrowType;
 use findmatches::block::index::StoredIndex;
 use findmatches::block::Mode;
-use findmatches::distributed::{Clusterer, Distributed, Ranker};
+use findmatches::distributed::{Blocker, Clusterer, Distributed, Ranker};
 use findmatches::MatchModel;
 use pyo3::prelude::*;
 
@@ -141,6 +141,11 @@ impl PySteps {
         keys
     }
 
+    /// A fresh maker of blocks from keys.
+    fn blocker(&self) -> PyResult<PyBlocker> {
+        Ok(PyBlocker { inner: self.inner.blocker().map_err(raise)? })
+    }
+
     /// A fresh ranker of key neighbours.
     fn ranker(&self) -> PyResult<PyRanker> {
         Ok(PyRanker { inner: self.inner.ranker().map_err(raise)? })
@@ -174,8 +179,30 @@ impl PySteps {
     }
 }
 
-/// Keeps each record's best key neighbours from its blocks (gid, members,
-/// sources), fed sorted by gid.
+/// Makes blocks of keys (key, gid rows of whole keys, in any order): rows
+/// gid, weight, others for each member of each block.
+#[pyclass(name = "Blocker", module = "findmatches")]
+pub struct PyBlocker {
+    inner: Blocker,
+}
+
+#[pymethods]
+impl PyBlocker {
+    /// Take more rows.
+    fn push(&mut self, py: Python<'_>, batch: Batch) -> PyResult<()> {
+        let inner = &mut self.inner;
+        py.detach(|| inner.push(&batch.0)).map_err(raise)
+    }
+
+    /// The rows of every block, in batches.
+    fn finish(&mut self, py: Python<'_>) -> PyResult<Vec<Batch>> {
+        let inner = &mut self.inner;
+        py.detach(|| inner.finish()).map(|b| b.into_iter().map(PyArrowType).collect()).map_err(raise)
+    }
+}
+
+/// Keeps each record's best key neighbours from its blocks' rows (gid,
+/// weight, others: all rows of a record, in any order).
 #[pyclass(name = "Ranker", module = "findmatches")]
 pub struct PyRanker {
     inner: Ranker,
@@ -183,15 +210,16 @@ pub struct PyRanker {
 
 #[pymethods]
 impl PyRanker {
-    /// The pairs of the records whose rows are all in.
-    fn push(&mut self, py: Python<'_>, batch: Batch) -> PyResult<Batch> {
+    /// Take more rows.
+    fn push(&mut self, py: Python<'_>, batch: Batch) -> PyResult<()> {
         let inner = &mut self.inner;
-        py.detach(|| inner.push(&batch.0)).map(PyArrowType).map_err(raise)
+        py.detach(|| inner.push(&batch.0)).map_err(raise)
     }
 
-    /// The pairs of the last record.
-    fn finish(&mut self) -> PyResult<Batch> {
-        self.inner.finish().map(PyArrowType).map_err(raise)
+    /// The pairs of every record's kept neighbours: a, b.
+    fn finish(&mut self, py: Python<'_>) -> PyResult<Batch> {
+        let inner = &mut self.inner;
+        py.detach(|| inner.finish()).map(PyArrowType).map_err(raise)
     }
 }
 
