@@ -29,6 +29,9 @@ How a run goes (the steps are ``findmatches::distributed`` in Rust):
 6. Pairs at or above the threshold come to the driver and are clustered
    there, with the few records clustering scores on demand; every other
    record stays alone. ``match_id`` numbers clusters by their first record.
+
+:func:`incremental` runs the command line's incremental session on the driver
+with the new rows gathered there.
 """
 
 from __future__ import annotations
@@ -40,13 +43,13 @@ from typing import Iterator, Optional, Sequence, Tuple
 
 import pyarrow as pa
 
-from . import Model
+from . import Baseline, Model
 from ._findmatches import Index as _Index
 from ._findmatches import Steps as _Steps
 from ._findmatches import UsageError
 from ._findmatches import day_votes as _day_votes
 
-__all__ = ["dedup", "link"]
+__all__ = ["dedup", "link", "incremental"]
 
 GID = "__fm_gid"
 SOURCE = "__fm_source"
@@ -156,6 +159,52 @@ def link(
     ``match_confidence_score``, as ``findmatches link`` gives them. The
     result is persisted. ``partitions`` and ``timings`` as for :func:`dedup`."""
     return _Run(model, "link", [left, right], names, partitions, timings).output()
+
+
+def incremental(
+    new_df,
+    baseline_path,
+    model: Optional[Model] = None,
+    *,
+    allow_merges: bool = False,
+    dry_run: bool = False,
+    force: bool = False,
+    name: Optional[str] = None,
+    wait: Optional[float] = None,
+):
+    """Match ``new_df`` against the baseline in ``baseline_path`` and within
+    itself, then fold it in, as ``findmatches incremental`` does: the new
+    rows with ``match_id`` (the baseline's ids reused), ``match_confidence_score``
+    and ``match_status``, as a DataFrame; None when these rows were folded in
+    before (unless ``force``).
+
+    The run is the command line's, on the driver: the new rows are gathered
+    there (an incremental file is this month's records, not the baseline),
+    the baseline is read where it lies on the driver's file system, touching
+    only the records that share a blocking key with a new one, and the
+    commit keeps the command line's guarantees (one writer, atomic commit: a
+    driver killed at any instant leaves the old generation or the new one).
+    ``model``, when given, must be the baseline's. The baseline's records are
+    Parquet files (``g*.records.parquet``) Spark can read."""
+    base = Baseline.open(baseline_path)
+    if model is not None and model.to_json() != base.model.to_json():
+        raise UsageError(f"{baseline_path}: the model given is not the baseline's (it keeps its own model.json)")
+    spark = new_df.sparkSession
+    out = base.incremental(
+        _to_arrow(new_df), allow_merges=allow_merges, dry_run=dry_run, force=force, name=name, wait=wait
+    )
+    if out is None:
+        return None
+    return _frame(spark, out)
+
+
+def _frame(spark, table: pa.Table):
+    """A driver-side Arrow table as a DataFrame (unsigned ids as longs)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    columns = [c.cast(pa.int64()) if pa.types.is_unsigned_integer(c.type) else c for c in table.columns]
+    table = pa.Table.from_arrays(columns, names=table.column_names)
+    return spark.createDataFrame(table.to_pandas(), from_arrow_schema(table.schema))
 
 
 class _Run:

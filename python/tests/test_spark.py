@@ -134,3 +134,83 @@ def test_bad_input_raises_the_cli_s_errors(spark, tmp_path):
     blank = df.withColumn("customer_id", F.when(F.col("customer_id") == df.first()["customer_id"], F.lit(" ")).otherwise(F.col("customer_id")))
     with pytest.raises(findmatches.UsageError, match="empty primary key"):
         fm.dedup(blank, model)
+
+
+def test_incremental_equals_the_python_api_and_a_file_is_folded_in_once(spark, tmp_path):
+    import shutil
+
+    model = findmatches.Model.bundled()
+    findmatches.Baseline.create(tmp_path / "base", model, read(DATA / "customers.csv"))
+    shutil.copytree(tmp_path / "base", tmp_path / "copy")
+    new = DATA / "prospects_2026_01.csv"
+    out = fm.incremental(frame(spark, new), tmp_path / "base", model)
+    want = findmatches.Baseline.open(tmp_path / "copy").incremental(read(new))
+    assert out.columns == want.column_names
+    got = {r["customer_id"]: (r["match_id"], r["match_status"]) for r in out.collect()}
+    assert got == {r["customer_id"]: (r["match_id"], r["match_status"]) for r in want.to_pylist()}
+    assert {s for _, s in got.values()} >= {"existing", "new_unique"}
+    assert findmatches.Baseline.open(tmp_path / "base").generation == 2
+    assert fm.incremental(frame(spark, new), tmp_path / "base") is None
+    other = findmatches.Model.train([read(DATA / "customers.csv")])
+    with pytest.raises(findmatches.UsageError, match="not the baseline's"):
+        fm.incremental(frame(spark, new), tmp_path / "base", other)
+
+
+KILLED_DRIVER = """
+import sys
+from pyspark.sql import SparkSession
+from findmatches import spark as fm
+spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+         .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+spark.sparkContext.setLogLevel("ERROR")
+df = spark.read.csv(sys.argv[2], header=True, escape='"')
+df.count()
+print("ready", flush=True)
+fm.incremental(df, sys.argv[1])
+"""
+
+
+def test_a_spark_driver_killed_mid_run_leaves_the_old_or_the_new_generation(tmp_path):
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    bin_ = Path(os.environ.get("FINDMATCHES_BIN", REPO / "target" / "release" / "findmatches"))
+    subprocess.run([str(bin_), "-q", "synth", "--entities", "12000", "--seed", "5", "-o", str(tmp_path / "all.csv")], check=True)
+    lines = (tmp_path / "all.csv").read_text().splitlines(keepends=True)
+    cut = 1 + (len(lines) - 1) * 4 // 5
+    (tmp_path / "base.csv").write_text("".join(lines[:cut]))
+    (tmp_path / "new.csv").write_text(lines[0] + "".join(lines[cut:]))
+    base_rows, new_rows = cut - 1, len(lines) - cut
+    findmatches.Baseline.create(tmp_path / "fm", findmatches.Model.bundled(), read(tmp_path / "base.csv"))
+
+    def run(dir, delay=None):
+        child = subprocess.Popen([sys.executable, "-c", KILLED_DRIVER, str(dir), str(tmp_path / "new.csv")],
+                                 stdout=subprocess.PIPE, start_new_session=True)
+        assert child.stdout.readline().strip() == b"ready"
+        start = time.monotonic()
+        if delay is None:
+            assert child.wait() == 0
+            return time.monotonic() - start
+        time.sleep(delay)
+        # The driver and its JVM, as a killed container loses both.
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # it had finished
+        child.wait()
+
+    shutil.copytree(tmp_path / "fm", tmp_path / "timing")
+    took = run(tmp_path / "timing")
+    outcomes = set()
+    for i in range(5):
+        trial = tmp_path / f"trial{i}"
+        shutil.copytree(tmp_path / "fm", trial)
+        run(trial, delay=took * (0.2 + 0.2 * i))
+        subprocess.run([str(bin_), "-q", "baseline", "verify", str(trial)], check=True)
+        base = findmatches.Baseline.open(trial)
+        assert (base.generation, base.records) in {(1, base_rows), (2, base_rows + new_rows)}
+        outcomes.add(base.generation)
+    assert outcomes == {1, 2}, f"the kills never fell {'after' if 1 in outcomes else 'before'} the commit"
