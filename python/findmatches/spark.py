@@ -127,6 +127,14 @@ def _to_arrow(df) -> pa.Table:
     return to_arrow_schema(df.schema).empty_table()
 
 
+def _shuffle_partitions(spark) -> int:
+    """``spark.sql.shuffle.partitions``, or 200 when it is not a number ("auto")."""
+    try:
+        return max(int(spark.conf.get("spark.sql.shuffle.partitions")), 1)
+    except (TypeError, ValueError):
+        return 200
+
+
 def _gids_frame(spark, gids: Sequence[int]):
     """A one-column DataFrame of record ids."""
     import pandas as pd
@@ -220,7 +228,7 @@ class _Run:
         self.names = names
         self.spark = dfs[0].sparkSession
         self.sc = self.spark.sparkContext
-        self.partitions = partitions or int(self.spark.conf.get("spark.sql.shuffle.partitions"))
+        self.partitions = partitions or _shuffle_partitions(self.spark)
         self.model_json = model.to_json()
         self.key = model.primary_key
         self.matched = [c for c, kind in model.columns if kind != "ignore"]
