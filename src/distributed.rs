@@ -483,7 +483,9 @@ impl Distributed {
             one_per_source: links_one_to_one(self.def(), self.mode),
             max_cluster_size: MAX_CLUSTER_SIZE,
         };
-        Ok(Clusterer { gids, scored, constraints, options })
+        let on_demand =
+            cluster::records_scored_on_demand(gids.len(), &scored, options.threshold, &constraints);
+        Ok(Clusterer { gids, scored, constraints, options, on_demand })
     }
 }
 
@@ -644,6 +646,8 @@ pub struct Clusterer {
     scored: Vec<ScoredPair>,
     constraints: Constraints,
     options: ClusterOptions,
+    /// Positions in `gids` of the records clustering scores pairs of.
+    on_demand: Vec<RecordId>,
 }
 
 impl Clusterer {
@@ -655,15 +659,7 @@ impl Clusterer {
 
     /// The gids of the records whose normalized rows clustering needs.
     pub fn scored_on_demand(&self) -> Vec<i64> {
-        cluster::records_scored_on_demand(
-            self.gids.len(),
-            &self.scored,
-            self.options.threshold,
-            &self.constraints,
-        )
-        .into_iter()
-        .map(|i| self.gids[i as usize])
-        .collect()
+        self.on_demand.iter().map(|&i| self.gids[i as usize]).collect()
     }
 
     /// Cluster, given the normalized rows of the records
@@ -693,15 +689,7 @@ impl Clusterer {
                 }
             }
         }
-        if let Some(missing) = cluster::records_scored_on_demand(
-            self.gids.len(),
-            &self.scored,
-            self.options.threshold,
-            &self.constraints,
-        )
-        .into_iter()
-        .find(|&x| at[x as usize] == RecordId::MAX)
-        {
+        if let Some(&missing) = self.on_demand.iter().find(|&&x| at[x as usize] == RecordId::MAX) {
             return Err(Error::usage(format!(
                 "record {} is needed to cluster and was not given",
                 self.gids[missing as usize]

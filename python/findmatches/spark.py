@@ -317,20 +317,23 @@ class _Run:
         steps = self._stats(norm, first, votes, records)
         second = _Shipped(self.sc, steps)
         self._lap("count terms")
-        pairs = self._persist(self._key_pairs(norm, second, _Steps(*steps)))
+        # The driver's own copy of the steps, built once (the counts make it
+        # as large as the workers' copies).
+        on_driver = _Steps(*steps)
+        pairs = self._persist(self._key_pairs(norm, second, on_driver))
         pairs.count()
         self._lap("block by keys")
-        pairs = self._with_index(norm, pairs, second, _Steps(*steps))
+        pairs = self._with_index(norm, pairs, second, on_driver)
         scored = self._persist(self._score(norm, pairs, second))
         scored.count()
-        self._lap("index and score" if _Steps(*steps).index_fallback() else "score")
+        self._lap("index and score" if on_driver.index_fallback() else "score")
         best = self._persist(
             scored.select(F.col("a").alias(GID), "score")
             .unionByName(scored.select(F.col("b").alias(GID), "score"))
             .groupBy(GID)
             .agg(F.max("score").alias("best"))
         )
-        clusters = self._cluster(norm, scored, best, _Steps(*steps))
+        clusters = self._cluster(norm, scored, best, on_driver)
         self._lap("cluster")
         per_record = (
             norm.select(GID)

@@ -183,18 +183,12 @@ findmatches.Baseline.open(sys.argv[1]).incremental(table)
 """
 
 
-def test_a_python_process_killed_mid_run_leaves_the_old_or_the_new_generation(tmp_path):
+def test_a_python_process_killed_mid_run_leaves_the_old_or_the_new_generation(tmp_path, baseline_and_new):
     import shutil
     import signal
     import time
 
-    cli("synth", "--entities", "12000", "--seed", "5", "-o", tmp_path / "all.csv")
-    lines = (tmp_path / "all.csv").read_text().splitlines(keepends=True)
-    cut = 1 + (len(lines) - 1) * 4 // 5
-    (tmp_path / "base.csv").write_text("".join(lines[:cut]))
-    (tmp_path / "new.csv").write_text(lines[0] + "".join(lines[cut:]))
-    base_rows, new_rows = cut - 1, len(lines) - cut
-    findmatches.Baseline.create(tmp_path / "fm", findmatches.Model.bundled(), read(tmp_path / "base.csv"))
+    base_rows, new_rows = baseline_and_new
 
     def run(dir, delay=None):
         """The run in a fresh Python process, killed `delay` s after it has read its input."""

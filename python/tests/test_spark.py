@@ -22,6 +22,8 @@ from pyspark.sql import SparkSession  # noqa: E402
 
 from findmatches import spark as fm  # noqa: E402
 
+from conftest import BIN  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "examples" / "data"
 
@@ -170,21 +172,14 @@ fm.incremental(df, sys.argv[1])
 """
 
 
-def test_a_spark_driver_killed_mid_run_leaves_the_old_or_the_new_generation(tmp_path):
+def test_a_spark_driver_killed_mid_run_leaves_the_old_or_the_new_generation(tmp_path, baseline_and_new):
     import shutil
     import signal
     import subprocess
     import sys
     import time
 
-    bin_ = Path(os.environ.get("FINDMATCHES_BIN", REPO / "target" / "release" / "findmatches"))
-    subprocess.run([str(bin_), "-q", "synth", "--entities", "12000", "--seed", "5", "-o", str(tmp_path / "all.csv")], check=True)
-    lines = (tmp_path / "all.csv").read_text().splitlines(keepends=True)
-    cut = 1 + (len(lines) - 1) * 4 // 5
-    (tmp_path / "base.csv").write_text("".join(lines[:cut]))
-    (tmp_path / "new.csv").write_text(lines[0] + "".join(lines[cut:]))
-    base_rows, new_rows = cut - 1, len(lines) - cut
-    findmatches.Baseline.create(tmp_path / "fm", findmatches.Model.bundled(), read(tmp_path / "base.csv"))
+    base_rows, new_rows = baseline_and_new
 
     def run(dir, delay=None):
         child = subprocess.Popen([sys.executable, "-c", KILLED_DRIVER, str(dir), str(tmp_path / "new.csv")],
@@ -209,7 +204,7 @@ def test_a_spark_driver_killed_mid_run_leaves_the_old_or_the_new_generation(tmp_
         trial = tmp_path / f"trial{i}"
         shutil.copytree(tmp_path / "fm", trial)
         run(trial, delay=took * (0.2 + 0.2 * i))
-        subprocess.run([str(bin_), "-q", "baseline", "verify", str(trial)], check=True)
+        subprocess.run([str(BIN), "-q", "baseline", "verify", str(trial)], check=True)
         base = findmatches.Baseline.open(trial)
         assert (base.generation, base.records) in {(1, base_rows), (2, base_rows + new_rows)}
         outcomes.add(base.generation)
