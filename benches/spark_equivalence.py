@@ -46,6 +46,12 @@ def main() -> int:
     ap.add_argument("--right")
     ap.add_argument("--partitions", type=int, nargs="+", default=[4, 16])
     ap.add_argument("--runs", type=int, default=1, help="Spark runs per partition count (median time)")
+    ap.add_argument(
+        "--driver-edges",
+        type=int,
+        default=None,
+        help="cluster in Spark past this many pairs at or above the threshold (0: always)",
+    )
     ap.add_argument("--out", help="directory for the outputs (default: a temporary one)")
     args = ap.parse_args()
     linking = args.left is not None
@@ -92,15 +98,19 @@ def main() -> int:
         return spark.read.csv(path, header=True, escape='"')
 
     same_all = True
+    extra = {} if args.driver_edges is None else {"driver_edges": args.driver_edges}
     for p in args.partitions:
         spark.conf.set("spark.sql.shuffle.partitions", str(p))
         times = []
         for _ in range(args.runs):
+            timings: list = []
             t0 = time.perf_counter()
             if linking:
-                result = fm.link(read(args.left), read(args.right), model, names=names, partitions=p)
+                result = fm.link(
+                    read(args.left), read(args.right), model, names=names, partitions=p, timings=timings, **extra
+                )
             else:
-                result = fm.dedup(read(args.input), model, partitions=p)
+                result = fm.dedup(read(args.input), model, partitions=p, timings=timings, **extra)
             table = fm._to_arrow(result)
             times.append(time.perf_counter() - t0)
             result.unpersist()
@@ -113,6 +123,8 @@ def main() -> int:
             f" {len(got)} clusters, {within(got)} pairs within clusters, same clusters as the binary: {same}",
             flush=True,
         )
+        if timings:
+            print("  stages: " + ", ".join(f"{stage} {t:.1f} s" for stage, t in timings), flush=True)
         pc.write_csv(table, os.path.join(out, f"spark{p}.csv"))
     spark.stop()
     return 0 if same_all else 1

@@ -439,6 +439,29 @@ impl Distributed {
         ))
     }
 
+    /// The labeled pairs clustering holds (none unless the model's tuning
+    /// says so), between the records holding labeled keys (`gid`, `key`
+    /// batches), in the model's label order.
+    pub fn label_links(&self, labeled: &[RecordBatch]) -> Result<Vec<LabelLink>> {
+        if !self.def().tuning.enforce_provided_labels {
+            return Ok(Vec::new());
+        }
+        let mut ids: FxHashMap<String, i64> = FxHashMap::default();
+        for batch in labeled {
+            let (g, k) = (int64(batch, GID)?, string(batch, KEY)?);
+            ids.extend((0..batch.num_rows()).map(|i| (k.value(i).to_string(), g.value(i))));
+        }
+        Ok(self
+            .model
+            .labels
+            .iter()
+            .filter_map(|l| {
+                let (&x, &y) = (ids.get(l.left.as_str())?, ids.get(l.right.as_str())?);
+                (x != y).then(|| LabelLink { a: x.min(y), b: x.max(y), is_match: l.is_match })
+            })
+            .collect())
+    }
+
     /// A [`Clusterer`] over the pairs at or above the threshold (`a`, `b`,
     /// `score` batches) and the records holding labeled keys (`gid`, `key`
     /// batches: the model's labels are held when its tuning says so).
@@ -448,13 +471,9 @@ impl Distributed {
             let (a, b, s) = (int64(batch, "a")?, int64(batch, "b")?, float32(batch, "score")?);
             raw.extend((0..batch.num_rows()).map(|i| (a.value(i), b.value(i), s.value(i))));
         }
-        let mut keyed: Vec<(i64, String)> = Vec::new();
-        for batch in labeled {
-            let (g, k) = (int64(batch, GID)?, string(batch, KEY)?);
-            keyed.extend((0..batch.num_rows()).map(|i| (g.value(i), k.value(i).to_string())));
-        }
+        let links = self.label_links(labeled)?;
         let mut gids: Vec<i64> =
-            raw.iter().flat_map(|&(a, b, _)| [a, b]).chain(keyed.iter().map(|k| k.0)).collect();
+            raw.iter().flat_map(|&(a, b, _)| [a, b]).chain(labeled_gids(labeled)?).collect();
         gids.sort_unstable();
         gids.dedup();
         let local = |g: i64| gids.binary_search(&g).map(|i| i as RecordId).unwrap_or(RecordId::MAX);
@@ -463,19 +482,12 @@ impl Distributed {
             .map(|&(a, b, score)| ScoredPair { pair: CandidatePair::new(local(a), local(b)), score })
             .collect();
         let mut constraints = Constraints::default();
-        if self.def().tuning.enforce_provided_labels {
-            let ids: FxHashMap<&str, RecordId> = keyed.iter().map(|(g, k)| (k.as_str(), local(*g))).collect();
-            for l in &self.model.labels {
-                if let (Some(&a), Some(&b)) = (ids.get(l.left.as_str()), ids.get(l.right.as_str())) {
-                    if a != b {
-                        let pair = CandidatePair::new(a, b);
-                        if l.is_match {
-                            constraints.must.push(pair)
-                        } else {
-                            constraints.cannot.push(pair)
-                        }
-                    }
-                }
+        for link in links {
+            let pair = CandidatePair::new(local(link.a), local(link.b));
+            if link.is_match {
+                constraints.must.push(pair)
+            } else {
+                constraints.cannot.push(pair)
             }
         }
         let options = ClusterOptions {
@@ -487,6 +499,26 @@ impl Distributed {
             cluster::records_scored_on_demand(gids.len(), &scored, options.threshold, &constraints);
         Ok(Clusterer { gids, scored, constraints, options, on_demand })
     }
+}
+
+/// A pair of records the model's labels say match or not, by gid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LabelLink {
+    /// The smaller gid.
+    pub a: i64,
+    /// The larger gid.
+    pub b: i64,
+    /// Whether the label says they match.
+    pub is_match: bool,
+}
+
+/// The gids of `labeled` (`gid`, `key` batches).
+fn labeled_gids(labeled: &[RecordBatch]) -> Result<Vec<i64>> {
+    let mut out = Vec::new();
+    for batch in labeled {
+        out.extend(int64(batch, GID)?.values().iter().copied());
+    }
+    Ok(out)
 }
 
 /// Makes blocks of blocking keys: fed rows `key`, [`GID`] in any order

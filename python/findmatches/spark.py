@@ -54,6 +54,7 @@ __all__ = ["dedup", "link", "incremental"]
 GID = "__fm_gid"
 SOURCE = "__fm_source"
 KEY = "__fm_key"
+COMPONENT = "__fm_component"
 SOURCE_SHIFT = 56
 MATCH_ID = "match_id"
 MATCH_CONFIDENCE = "match_confidence_score"
@@ -142,15 +143,28 @@ def _gids_frame(spark, gids: Sequence[int]):
     return spark.createDataFrame(pd.DataFrame({GID: pd.Series(list(gids), dtype="int64")}))
 
 
-def dedup(df, model: Model, *, partitions: Optional[int] = None, timings: Optional[list] = None):
+DRIVER_EDGES = 10_000_000
+
+
+def dedup(
+    df,
+    model: Model,
+    *,
+    partitions: Optional[int] = None,
+    driver_edges: int = DRIVER_EDGES,
+    timings: Optional[list] = None,
+):
     """Every row of ``df`` with a ``match_id`` (rows of one real-world entity
     share it) and a ``match_confidence_score``, as ``findmatches dedup``
     gives them for the same rows and model. The result is persisted.
 
     ``partitions``: shuffle partitions of the blocking and scoring steps
-    (default ``spark.sql.shuffle.partitions``). ``timings``: a list that gets
-    ``(stage, seconds)`` for each stage."""
-    return _Run(model, "dedup", [df], None, partitions, timings).output()
+    (default ``spark.sql.shuffle.partitions``). ``driver_edges``: up to this
+    many pairs at or above the threshold are clustered on the driver (16
+    bytes each); past it, connected components are found in Spark and each
+    is clustered on an executor, with the same result. ``timings``: a list
+    that gets ``(stage, seconds)`` for each stage."""
+    return _Run(model, "dedup", [df], None, partitions, driver_edges, timings).output()
 
 
 def link(
@@ -160,13 +174,15 @@ def link(
     *,
     names: Tuple[str, str] = ("left", "right"),
     partitions: Optional[int] = None,
+    driver_edges: int = DRIVER_EDGES,
     timings: Optional[list] = None,
 ):
     """The rows of ``left`` and ``right`` with a ``source`` column (``names``),
     a ``match_id`` shared by rows that match and a
     ``match_confidence_score``, as ``findmatches link`` gives them. The
-    result is persisted. ``partitions`` and ``timings`` as for :func:`dedup`."""
-    return _Run(model, "link", [left, right], names, partitions, timings).output()
+    result is persisted. ``partitions``, ``driver_edges`` and ``timings`` as
+    for :func:`dedup`."""
+    return _Run(model, "link", [left, right], names, partitions, driver_edges, timings).output()
 
 
 def incremental(
@@ -216,7 +232,9 @@ def _frame(spark, table: pa.Table):
 
 
 class _Run:
-    def __init__(self, model: Model, mode: str, dfs: list, names, partitions: Optional[int], timings):
+    def __init__(
+        self, model: Model, mode: str, dfs: list, names, partitions: Optional[int], driver_edges: int, timings
+    ):
         import time
 
         from pyspark import StorageLevel
@@ -229,6 +247,7 @@ class _Run:
         self.spark = dfs[0].sparkSession
         self.sc = self.spark.sparkContext
         self.partitions = partitions or _shuffle_partitions(self.spark)
+        self.driver_edges = driver_edges
         self.model_json = model.to_json()
         self.key = model.primary_key
         self.matched = [c for c, kind in model.columns if kind != "ignore"]
@@ -333,8 +352,8 @@ class _Run:
             .groupBy(GID)
             .agg(F.max("score").alias("best"))
         )
-        clusters = self._cluster(norm, scored, best, on_driver)
-        self._lap("cluster")
+        clusters, spread = self._cluster(norm, scored, best, second, on_driver)
+        self._lap("cluster in Spark" if spread else "cluster")
         per_record = (
             norm.select(GID)
             .join(best, GID, "left")
@@ -510,19 +529,23 @@ class _Run:
 
         return joined.mapInArrow(score, "a long, b long, score float")
 
-    def _cluster(self, norm, scored, best, steps: _Steps):
+    def _cluster(self, norm, scored, best, second, steps: _Steps):
+        """Each clustered record's gid, leader and confidence, and whether
+        that was found in Spark (past ``driver_edges``)."""
         from pyspark.sql import functions as F
 
-        edges = _to_arrow(scored.filter(F.col("score") >= float(steps.threshold())))
+        edges = self._persist(scored.filter(F.col("score") >= float(steps.threshold())))
         label_keys = steps.labeled_keys()
         if label_keys:
             labeled = _to_arrow(norm.filter(F.col(KEY).isin(label_keys)).select(GID, KEY))
         else:
             labeled = pa.table({GID: pa.array([], pa.int64()), KEY: pa.array([], pa.string())})
-        clusterer = steps.clusterer(edges, labeled)
+        if edges.count() > self.driver_edges:
+            return self._cluster_spread(norm, edges, best, labeled, second, steps), True
+        clusterer = steps.clusterer(_to_arrow(edges), labeled)
         touched = clusterer.gids()
         if not touched:
-            return self.spark.createDataFrame([], f"{GID} long, leader long, confidence float")
+            return self.spark.createDataFrame([], f"{GID} long, leader long, confidence float"), False
         touched_df = F.broadcast(_gids_frame(self.spark, touched)) if len(touched) < 1_000_000 else _gids_frame(
             self.spark, touched
         )
@@ -533,4 +556,98 @@ class _Run:
             rows = pa.Table.from_batches([], schema=steps.normalized_schema())
         result = pa.Table.from_batches([clusterer.cluster(rows, best)])
         clusters = self.spark.createDataFrame(result.to_pandas(), f"{GID} long, leader long, confidence float")
-        return F.broadcast(clusters) if len(result) < 2_000_000 else clusters
+        return (F.broadcast(clusters) if len(result) < 2_000_000 else clusters), False
+
+    def _cluster_spread(self, norm, edges, best, labeled: pa.Table, second, steps: _Steps):
+        """Clustering past the driver: connected components of the pairs at
+        or above the threshold (and the labeled matches clustering holds),
+        then each component whole on one executor, clustered there as the
+        driver would (clustering never crosses a component)."""
+        from pyspark.sql import functions as F
+
+        NEEDED = "__fm_needed"
+        graph = edges.select("a", "b")
+        must = [(a, b) for a, b, is_match in steps.label_links(labeled) if is_match]
+        if must:
+            graph = graph.unionByName(self.spark.createDataFrame(must, "a long, b long"))
+        components = _components(graph, self.partitions)
+        sizes = components.groupBy(COMPONENT).agg(F.count("*").alias("size"))
+        # Rows of the records clustering may score on demand: those of
+        # components of three or more, and the labeled ones.
+        needed = (
+            components.join(sizes, COMPONENT)
+            .filter((F.col("size") > 2) | F.col(GID).isin(labeled.column(GID).to_pylist()))
+            .select(GID)
+        )
+        members = components.join(best, GID, "left").join(
+            norm.join(needed, GID).withColumn(NEEDED, F.lit(True)), GID, "left"
+        )
+        part_edges = edges.join(components.select(F.col(GID).alias("a"), COMPONENT), "a")
+        columns = norm.columns
+
+        def cluster(batches):
+            s = _steps(second)
+            part = [b for b in batches if b.num_rows]
+            if not part:
+                return
+            import pyarrow.compute as pc
+
+            table = pa.Table.from_batches(part)
+            is_edge = pc.is_valid(table.column("a"))
+            rows = table.filter(pc.invert(is_edge))
+            own = labeled.filter(pc.is_in(labeled.column(GID), value_set=rows.column(GID).combine_chunks()))
+            clusterer = s.clusterer(table.filter(is_edge).select(["a", "b", "score"]), own)
+            needed_rows = rows.filter(pc.fill_null(rows.column(NEEDED), False)).select(columns)
+            best_rows = rows.filter(pc.is_valid(rows.column("best"))).select([GID, "best"])
+            yield clusterer.cluster(needed_rows, best_rows)
+
+        return (
+            part_edges.unionByName(members, allowMissingColumns=True)
+            .repartition(self.partitions, COMPONENT)
+            .mapInArrow(cluster, f"{GID} long, leader long, confidence float")
+        )
+
+
+def _components(graph, partitions: int):
+    """The connected components of the graph of ``a``, ``b`` edges: each
+    node's ``__fm_gid`` and ``__fm_component``, the smallest gid of its
+    component (checkpointed, so the plan stays short).
+
+    Each round, a node takes the smallest label among its own and its
+    neighbours', then the label of the node that label names (a pointer
+    jump, so long chains take few rounds), until no label changes."""
+    from pyspark.sql import functions as F
+
+    both = graph.unionByName(graph.select(F.col("b").alias("a"), F.col("a").alias("b")))
+    edges = both.filter(F.col("a") != F.col("b")).repartition(partitions, "a").localCheckpoint()
+    label = (
+        edges.groupBy("a")
+        .agg(F.min("b").alias("m"))
+        .select(F.col("a").alias(GID), F.least("a", "m").alias(COMPONENT))
+        .localCheckpoint()
+    )
+    while True:
+        nearest = (
+            edges.join(label.select(F.col(GID).alias("b"), F.col(COMPONENT).alias("theirs")), "b")
+            .groupBy("a")
+            .agg(F.min("theirs").alias("theirs"))
+        )
+        step = (
+            label.join(nearest, label[GID] == nearest["a"])
+            .select(GID, F.least(COMPONENT, "theirs").alias(COMPONENT))
+            .localCheckpoint()
+        )
+        jumped = (
+            step.join(step.select(F.col(GID).alias("at"), F.col(COMPONENT).alias("its")), F.col(COMPONENT) == F.col("at"))
+            .select(GID, F.least(COMPONENT, "its").alias(COMPONENT))
+            .localCheckpoint()
+        )
+        changed = (
+            jumped.join(label.withColumnRenamed(COMPONENT, "before"), GID)
+            .filter(F.col(COMPONENT) != F.col("before"))
+            .limit(1)
+            .count()
+        )
+        label = jumped
+        if changed == 0:
+            return label

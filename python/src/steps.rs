@@ -141,6 +141,13 @@ impl PySteps {
         keys
     }
 
+    /// The labeled pairs clustering holds, between the records holding
+    /// labeled keys (gid, key): a list of (a, b, is_match) by gid.
+    fn label_links(&self, labeled: PyTable) -> PyResult<Vec<(i64, i64, bool)>> {
+        let links = self.inner.label_links(&batches(labeled)).map_err(raise)?;
+        Ok(links.into_iter().map(|l| (l.a, l.b, l.is_match)).collect())
+    }
+
     /// A fresh maker of blocks from keys.
     fn blocker(&self) -> PyResult<PyBlocker> {
         Ok(PyBlocker { inner: self.inner.blocker().map_err(raise)? })

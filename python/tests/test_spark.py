@@ -72,21 +72,28 @@ def assert_same(spark_out, python_out: pa.Table, key: str, *extra: str):
     assert len({v[0] for v in got.values()}) < len(got), "some records match"
 
 
-@pytest.mark.parametrize("parts,shuffle,batch", [(1, 1, 10_000), (4, 3, 64), (3, 7, 1)])
-def test_dedup_equals_the_python_api(spark, parts, shuffle, batch):
+@pytest.mark.parametrize(
+    "parts,shuffle,batch,driver_edges",
+    [(1, 1, 10_000, fm.DRIVER_EDGES), (4, 3, 64, fm.DRIVER_EDGES), (3, 7, 1, fm.DRIVER_EDGES), (2, 5, 10_000, 0)],
+)
+def test_dedup_equals_the_python_api(spark, parts, shuffle, batch, driver_edges):
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch))
     try:
         model = findmatches.Model.bundled()
         df = frame(spark, DATA / "customers.csv", parts)
         assert df.rdd.getNumPartitions() >= parts
-        out = fm.dedup(df, model, partitions=shuffle)
+        timings = []
+        out = fm.dedup(df, model, partitions=shuffle, driver_edges=driver_edges, timings=timings)
+        # Past driver_edges, clustering runs in Spark, with the same result.
+        assert ("cluster in Spark" in dict(timings)) == (driver_edges == 0)
         assert out.columns == df.columns + ["match_id", "match_confidence_score"]
         assert_same(out, model.dedup(read(DATA / "customers.csv")), model.primary_key)
     finally:
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
 
 
-def test_link_with_labels_held_equals_the_python_api(spark, tmp_path):
+@pytest.mark.parametrize("driver_edges", [fm.DRIVER_EDGES, 0])
+def test_link_with_labels_held_equals_the_python_api(spark, tmp_path, driver_edges):
     config = tmp_path / "customers.toml"
     config.write_text((REPO / "examples" / "customers.toml").read_text().replace(
         "enforce_provided_labels = false", "enforce_provided_labels = true"
@@ -94,7 +101,13 @@ def test_link_with_labels_held_equals_the_python_api(spark, tmp_path):
     assert "enforce_provided_labels = true" in config.read_text()
     customers, prospects = read(DATA / "customers.csv"), read(DATA / "prospects_2026_01.csv")
     model = findmatches.Model.train([customers], config=config, labels=[REPO / "labels" / "customers_labels.csv"])
-    out = fm.link(frame(spark, DATA / "customers.csv", 2), frame(spark, DATA / "prospects_2026_01.csv"), model, names=("c", "p"))
+    out = fm.link(
+        frame(spark, DATA / "customers.csv", 2),
+        frame(spark, DATA / "prospects_2026_01.csv"),
+        model,
+        names=("c", "p"),
+        driver_edges=driver_edges,
+    )
     want = model.link(customers, prospects, names=("c", "p"))
     assert_same(out, want, model.primary_key, "source")
 
