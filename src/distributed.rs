@@ -695,8 +695,10 @@ impl Clusterer {
     }
 
     /// Cluster, given the normalized rows of the records
-    /// [`Clusterer::scored_on_demand`] names and each record's best
-    /// candidate score (`gid`, `best` batches; any records). Gives `gid`,
+    /// [`Clusterer::scored_on_demand`] names and the best candidate score
+    /// of records whose best pair is below the threshold (`gid`, `best`
+    /// batches; any records: only the labeled ones can have such a best
+    /// that matters, the others' best is among the pairs given). Gives `gid`,
     /// `leader` (the gid of its cluster's first record) and `confidence`
     /// for each record joined to another or in a labeled pair; every
     /// other record is alone, with confidence 1 − its best score.
@@ -712,12 +714,19 @@ impl Clusterer {
             .iter()
             .map(|g| row_gids.binary_search(g).map(|i| i as RecordId).unwrap_or(RecordId::MAX))
             .collect();
+        // A record's best pair is at or above the threshold when it has one
+        // there: only the records of labeled pairs alone need theirs given.
         let mut bests = vec![0.0f32; self.gids.len()];
+        for p in &self.scored {
+            for x in [p.pair.a, p.pair.b] {
+                bests[x as usize] = bests[x as usize].max(p.score);
+            }
+        }
         for batch in best {
             let (g, b) = (int64(batch, GID)?, float32(batch, "best")?);
             for i in 0..batch.num_rows() {
                 if let Ok(x) = self.gids.binary_search(&g.value(i)) {
-                    bests[x] = b.value(i);
+                    bests[x] = bests[x].max(b.value(i));
                 }
             }
         }

@@ -243,11 +243,17 @@ fn run_in_parts(model: &MatchModel, tables: &[&RecordBatch], mode: Mode, parts: 
     let labeled_rows: Vec<usize> =
         (0..all.num_rows()).filter(|&i| label_keys.contains(keys.value(i))).collect();
     let labeled = take(&all, &labeled_rows);
-    let clusterer = run.clusterer(&[edges], &[labeled]).unwrap();
+    let clusterer = run.clusterer(&[edges], std::slice::from_ref(&labeled)).unwrap();
     let needed: Vec<usize> = clusterer.scored_on_demand().iter().map(|g| row[g]).collect();
+    // The best scores of the labeled records only: every other record's
+    // best is among the edges when it has one.
+    let labeled_gids: BTreeSet<i64> =
+        labeled.column_by_name(GID).unwrap().as_primitive::<Int64Type>().values().iter().copied().collect();
+    let labeled_best: Vec<(i64, f32)> =
+        best.iter().filter(|(g, _)| labeled_gids.contains(g)).map(|(&g, &b)| (g, b)).collect();
     let best_batch = RecordBatch::try_from_iter(vec![
-        (GID, Arc::new(Int64Array::from_iter_values(best.keys().copied())) as ArrayRef),
-        ("best", Arc::new(Float32Array::from_iter_values(best.values().copied())) as ArrayRef),
+        (GID, Arc::new(Int64Array::from_iter_values(labeled_best.iter().map(|x| x.0))) as ArrayRef),
+        ("best", Arc::new(Float32Array::from_iter_values(labeled_best.iter().map(|x| x.1))) as ArrayRef),
     ])
     .unwrap();
     let out = clusterer.cluster(&run, &[take(&all, &needed)], &[best_batch]).unwrap();

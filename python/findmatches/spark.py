@@ -305,9 +305,17 @@ class _Run:
         return df.withColumn(GID, gid).withColumn(SOURCE, F.lit(source).cast("int"))
 
     def output(self):
+        # Driver-side tables become DataFrames through Arrow, not row by row.
+        arrow = "spark.sql.execution.arrow.pyspark.enabled"
+        before = self.spark.conf.get(arrow, None)
+        self.spark.conf.set(arrow, "true")
         try:
             return self._output()
         finally:
+            if before is None:
+                self.spark.conf.unset(arrow)
+            else:
+                self.spark.conf.set(arrow, before)
             for df in self.cached:
                 df.unpersist()
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -475,8 +483,13 @@ class _Run:
             .mapInArrow(block, "__fm_gid long, weight float, others binary")
             .repartition(self.partitions, GID)
             .mapInArrow(rank, "a long, b long")
-            .distinct()
+            .transform(self._distinct_pairs)
         )
+
+    def _distinct_pairs(self, pairs):
+        """Each pair once, partitioned by its first record as the scoring
+        join wants them (so that join moves the pairs no further)."""
+        return pairs.repartition(self.partitions, "a").dropDuplicates(["a", "b"])
 
     def _with_index(self, norm, pairs, second, steps: _Steps):
         from pyspark.sql import functions as F
@@ -509,7 +522,7 @@ class _Run:
             for b in batches:
                 yield s.query_index(index, b)
 
-        return pairs.unionByName(wanted.mapInArrow(query, "a long, b long")).distinct()
+        return self._distinct_pairs(pairs.unionByName(wanted.mapInArrow(query, "a long, b long")))
 
     def _score(self, norm, pairs, second):
         from pyspark.sql import functions as F
@@ -543,13 +556,16 @@ class _Run:
         if edges.count() > self.driver_edges:
             return self._cluster_spread(norm, edges, best, labeled, second, steps), True
         clusterer = steps.clusterer(_to_arrow(edges), labeled)
-        touched = clusterer.gids()
-        if not touched:
+        if not clusterer.gids():
             return self.spark.createDataFrame([], f"{GID} long, leader long, confidence float"), False
-        touched_df = F.broadcast(_gids_frame(self.spark, touched)) if len(touched) < 1_000_000 else _gids_frame(
-            self.spark, touched
-        )
-        best = _to_arrow(best.join(touched_df, GID))
+        # The clusterer finds the best score of a record in a pair at or
+        # above the threshold among those pairs: only the labeled records'
+        # are needed.
+        labeled_gids = labeled.column(GID).to_pylist()
+        if labeled_gids:
+            best = _to_arrow(best.join(F.broadcast(_gids_frame(self.spark, labeled_gids)), GID))
+        else:
+            best = pa.table({GID: pa.array([], pa.int64()), "best": pa.array([], pa.float32())})
         needed = clusterer.scored_on_demand()
         rows = _to_arrow(norm.join(F.broadcast(_gids_frame(self.spark, needed)), GID)) if needed else None
         if rows is None:
