@@ -1,7 +1,7 @@
 """Dedup and link the bundled example customers on Spark (a local one here; on AWS Glue the
 same calls run in a Glue job, see the README's "Spark / AWS Glue" section).
 
-    pip install ./python pyspark     # Java 17 on the PATH for a local Spark
+    pip install "./python[spark]"    # PySpark and pandas too; Java 17 on the PATH for a local Spark
     python examples/spark_dedup.py
 """
 
