@@ -144,8 +144,6 @@ def _gids_frame(spark, gids: Sequence[int]):
 
 
 DRIVER_EDGES = 10_000_000
-# Up to this many clusters, their numbers are joined back by broadcast.
-BROADCAST_CLUSTERS = 5_000_000
 
 
 def dedup(
@@ -364,6 +362,23 @@ class _Run:
         )
         clusters, spread = self._cluster(norm, scored, best, second, on_driver)
         self._lap("cluster in Spark" if spread else "cluster")
+        per_record = (
+            norm.select(GID)
+            .join(best, GID, "left")
+            .join(clusters, GID, "left")
+            .select(
+                GID,
+                F.coalesce("leader", GID).alias("leader"),
+                F.coalesce("confidence", F.lit(1.0) - F.coalesce("best", F.lit(0.0))).alias("confidence"),
+            )
+        )
+        # Clusters numbered in the order of their first records, as the
+        # binary numbers them.
+        leaders = per_record.filter(F.col("leader") == F.col(GID)).select("leader")
+        leaders = leaders.withColumn(MATCH_ID, F.row_number().over(Window.orderBy("leader")) - 1)
+        per_record = per_record.join(leaders, "leader").select(
+            GID, MATCH_ID, F.round("confidence", 4).cast("float").alias(MATCH_CONFIDENCE)
+        )
         reserved = {MATCH_ID, MATCH_CONFIDENCE} | ({"source"} if self.mode == "link" else set())
         if self.mode == "dedup":
             rows = self.tagged[0]
@@ -386,31 +401,7 @@ class _Run:
                     )
                 )
             rows = parts[0].unionByName(parts[1])
-        # Each row with its cluster's first record (its own when alone) and
-        # its confidence (1 - its best score when alone).
-        leader, confidence = "__fm_leader", "__fm_confidence"
-        matched = self._persist(
-            rows.join(best.select(GID, F.col("best").alias("__fm_best")), GID, "left")
-            .join(clusters.select(GID, F.col("leader").alias(leader), F.col("confidence").alias(confidence)), GID, "left")
-            .withColumn(leader, F.coalesce(leader, GID))
-            .withColumn(confidence, F.coalesce(confidence, F.lit(1.0) - F.coalesce("__fm_best", F.lit(0.0))))
-            .drop("__fm_best")
-        )
-        # Clusters numbered in the order of their first records, as the
-        # binary numbers them: a table of one row per cluster, joined back
-        # by broadcast while it is small.
-        numbered = self._persist(
-            matched.filter(F.col(leader) == F.col(GID))
-            .select(leader)
-            .withColumn(MATCH_ID, F.row_number().over(Window.orderBy(leader)) - 1)
-        )
-        small = numbered.count() <= BROADCAST_CLUSTERS
-        out = (
-            matched.join(F.broadcast(numbered) if small else numbered, leader)
-            .withColumn(MATCH_CONFIDENCE, F.round(confidence, 4).cast("float"))
-            .drop(GID, leader, confidence)
-            .persist(self.level)
-        )
+        out = rows.join(per_record, GID).drop(GID).persist(self.level)
         out.count()
         self._lap("number and join back")
         return out
