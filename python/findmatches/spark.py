@@ -624,46 +624,54 @@ class _Run:
         )
 
 
+def _cut(df):
+    """``df`` computed once (a local checkpoint) and cut from its plan: a
+    fresh DataFrame over the checkpoint's rows, so a loop's plans neither
+    grow nor carry the checkpoint's statistics, whose analysis took
+    seconds more each round."""
+    done = df.localCheckpoint()
+    spark = df.sparkSession
+    return done.__class__(spark._jsparkSession.createDataFrame(done._jdf.rdd(), done._jdf.schema()), spark)
+
+
 def _components(graph, partitions: int):
     """The connected components of the graph of ``a``, ``b`` edges: each
     node's ``__fm_gid`` and ``__fm_component``, the smallest gid of its
-    component (checkpointed, so the plan stays short).
+    component.
 
-    Each round, a node takes the smallest label among its own and its
-    neighbours', then the label of the node that label names (a pointer
-    jump, so long chains take few rounds), until no label changes."""
+    Hook and contract: each round, every node of the graph points to its
+    smallest neighbour (or itself), pointers jump until each reaches its
+    tree's root (the tree's smallest node), and the graph is contracted to
+    its roots. Each round leaves about a third of the nodes (the local
+    minima), so a long chain takes a few rounds, not one per link."""
     from pyspark.sql import functions as F
 
     both = graph.unionByName(graph.select(F.col("b").alias("a"), F.col("a").alias("b")))
-    edges = both.filter(F.col("a") != F.col("b")).repartition(partitions, "a").localCheckpoint()
-    label = (
-        edges.groupBy("a")
-        .agg(F.min("b").alias("m"))
-        .select(F.col("a").alias(GID), F.least("a", "m").alias(COMPONENT))
-        .localCheckpoint()
-    )
-    while True:
-        nearest = (
-            edges.join(label.select(F.col(GID).alias("b"), F.col(COMPONENT).alias("theirs")), "b")
-            .groupBy("a")
-            .agg(F.min("theirs").alias("theirs"))
+    edges = both.filter(F.col("a") != F.col("b")).repartition(partitions, "a").distinct().transform(_cut)
+    labels = edges.select(F.col("a").alias(GID)).distinct().withColumn(COMPONENT, F.col(GID)).transform(_cut)
+    while not edges.isEmpty():
+        parent = (
+            edges.groupBy("a")
+            .agg(F.min("b").alias("p"))
+            .select(F.col("a").alias("v"), F.least("a", "p").alias("p"))
+            .transform(_cut)
         )
-        step = (
-            label.join(nearest, label[GID] == nearest["a"])
-            .select(GID, F.least(COMPONENT, "theirs").alias(COMPONENT))
-            .localCheckpoint()
+        while True:
+            jumped = parent.join(parent.select(F.col("v").alias("p"), F.col("p").alias("up")), "p").transform(_cut)
+            parent = jumped.select("v", F.col("up").alias("p"))
+            if jumped.filter(F.col("p") != F.col("up")).isEmpty():
+                break
+        edges = (
+            edges.join(parent.select(F.col("v").alias("a"), F.col("p").alias("pa")), "a")
+            .join(parent.select(F.col("v").alias("b"), F.col("p").alias("pb")), "b")
+            .select(F.col("pa").alias("a"), F.col("pb").alias("b"))
+            .filter(F.col("a") != F.col("b"))
+            .distinct()
+            .transform(_cut)
         )
-        jumped = (
-            step.join(step.select(F.col(GID).alias("at"), F.col(COMPONENT).alias("its")), F.col(COMPONENT) == F.col("at"))
-            .select(GID, F.least(COMPONENT, "its").alias(COMPONENT))
-            .localCheckpoint()
+        labels = (
+            labels.join(parent.select(F.col("v").alias(COMPONENT), F.col("p").alias("root")), COMPONENT, "left")
+            .select(GID, F.coalesce("root", COMPONENT).alias(COMPONENT))
+            .transform(_cut)
         )
-        changed = (
-            jumped.join(label.withColumnRenamed(COMPONENT, "before"), GID)
-            .filter(F.col(COMPONENT) != F.col("before"))
-            .limit(1)
-            .count()
-        )
-        label = jumped
-        if changed == 0:
-            return label
+    return labels

@@ -92,6 +92,36 @@ def test_dedup_equals_the_python_api(spark, parts, shuffle, batch, driver_edges)
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
 
 
+def test_connected_components_in_spark_are_union_find_s(spark):
+    # A 400-node chain in shuffled order (many rounds without pointer
+    # jumps), a star, and random edges among 600 more ids.
+    import random
+
+    rng = random.Random(11)
+    chain = rng.sample(range(10_000, 20_000), 400)
+    edges = list(zip(chain, chain[1:]))
+    edges += [(5_000, 5_001 + i) for i in range(50)]
+    nodes = rng.sample(range(30_000, 40_000), 600)
+    edges += [tuple(rng.sample(nodes, 2)) for _ in range(450)]
+    rng.shuffle(edges)
+    parent = {}
+
+    def root(x):
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = root(a), root(b)
+        parent[max(ra, rb)] = min(ra, rb)
+    want = {x: min(y for y in parent if root(y) == root(x)) for x in parent}
+    graph = spark.createDataFrame(edges, "a long, b long")
+    got = {r[fm.GID]: r[fm.COMPONENT] for r in fm._components(graph, 3).collect()}
+    assert got == want
+    assert len(set(want.values())) > 3
+
+
 @pytest.mark.parametrize("driver_edges", [fm.DRIVER_EDGES, 0])
 def test_link_with_labels_held_equals_the_python_api(spark, tmp_path, driver_edges):
     config = tmp_path / "customers.toml"
