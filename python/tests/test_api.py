@@ -5,9 +5,7 @@ elsewhere) and the wheel installed (``tests/run.sh`` does both).
 """
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -17,9 +15,9 @@ import pytest
 
 import findmatches
 
-REPO = Path(__file__).resolve().parents[2]
+from conftest import BIN, REPO, kill_trials  # noqa: E402
+
 DATA = REPO / "examples" / "data"
-BIN = Path(os.environ.get("FINDMATCHES_BIN", REPO / "target" / "release" / "findmatches"))
 
 
 def read(path: Path) -> pa.Table:
@@ -184,37 +182,6 @@ findmatches.Baseline.open(sys.argv[1]).incremental(table)
 
 
 def test_a_python_process_killed_mid_run_leaves_the_old_or_the_new_generation(tmp_path, baseline_and_new):
-    import shutil
-    import signal
-    import time
-
-    base_rows, new_rows = baseline_and_new
-
-    def run(dir, delay=None):
-        """The run in a fresh Python process, killed `delay` s after it has read its input."""
-        child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(dir), str(tmp_path / "new.csv")],
-                                 stdout=subprocess.PIPE)
-        assert child.stdout.readline().strip() == b"ready"
-        start = time.monotonic()
-        if delay is None:
-            assert child.wait() == 0
-            return time.monotonic() - start
-        time.sleep(delay)
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-
-    shutil.copytree(tmp_path / "fm", tmp_path / "timing")
-    took = run(tmp_path / "timing")
-    outcomes = set()
-    for i in range(12):
-        trial = tmp_path / f"trial{i}"
-        shutil.copytree(tmp_path / "fm", trial)
-        run(trial, delay=took * (0.3 + 0.08 * i))
-        cli("baseline", "verify", trial)
-        base = findmatches.Baseline.open(trial)
-        assert (base.generation, base.records) in {(1, base_rows), (2, base_rows + new_rows)}
-        outcomes.add(base.generation)
-        # A stale lock is recovered, and a table folded in is not folded in twice.
-        run(trial)
-        assert (base.generation, base.records) == (2, base_rows + new_rows)
-    assert outcomes == {1, 2}, f"the kills never fell {'after' if 1 in outcomes else 'before'} the commit"
+    # Then a stale lock is recovered, and a table folded in is not folded
+    # in twice.
+    kill_trials(tmp_path, KILLED_RUN, [0.3 + 0.08 * i for i in range(12)], rerun=True)

@@ -22,7 +22,7 @@ from pyspark.sql import SparkSession  # noqa: E402
 
 from findmatches import spark as fm  # noqa: E402
 
-from conftest import BIN  # noqa: E402
+from conftest import kill_trials  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "examples" / "data"
@@ -216,39 +216,5 @@ fm.incremental(df, sys.argv[1])
 
 
 def test_a_spark_driver_killed_mid_run_leaves_the_old_or_the_new_generation(tmp_path, baseline_and_new):
-    import shutil
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    base_rows, new_rows = baseline_and_new
-
-    def run(dir, delay=None):
-        child = subprocess.Popen([sys.executable, "-c", KILLED_DRIVER, str(dir), str(tmp_path / "new.csv")],
-                                 stdout=subprocess.PIPE, start_new_session=True)
-        assert child.stdout.readline().strip() == b"ready"
-        start = time.monotonic()
-        if delay is None:
-            assert child.wait() == 0
-            return time.monotonic() - start
-        time.sleep(delay)
-        # The driver and its JVM, as a killed container loses both.
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass  # it had finished
-        child.wait()
-
-    shutil.copytree(tmp_path / "fm", tmp_path / "timing")
-    took = run(tmp_path / "timing")
-    outcomes = set()
-    for i in range(5):
-        trial = tmp_path / f"trial{i}"
-        shutil.copytree(tmp_path / "fm", trial)
-        run(trial, delay=took * (0.2 + 0.2 * i))
-        subprocess.run([str(BIN), "-q", "baseline", "verify", str(trial)], check=True)
-        base = findmatches.Baseline.open(trial)
-        assert (base.generation, base.records) in {(1, base_rows), (2, base_rows + new_rows)}
-        outcomes.add(base.generation)
-    assert outcomes == {1, 2}, f"the kills never fell {'after' if 1 in outcomes else 'before'} the commit"
+    # The driver and its JVM, as a killed container loses both.
+    kill_trials(tmp_path, KILLED_DRIVER, [0.2 + 0.2 * i for i in range(5)], whole_group=True)
