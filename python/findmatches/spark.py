@@ -553,11 +553,6 @@ class _Run:
             labeled = _to_arrow(norm.filter(F.col(KEY).isin(label_keys)).select(GID, KEY))
         else:
             labeled = pa.table({GID: pa.array([], pa.int64()), KEY: pa.array([], pa.string())})
-        if edges.count() > self.driver_edges:
-            return self._cluster_spread(norm, edges, best, labeled, second, steps), True
-        clusterer = steps.clusterer(_to_arrow(edges), labeled)
-        if not clusterer.gids():
-            return self.spark.createDataFrame([], f"{GID} long, leader long, confidence float"), False
         # The clusterer finds the best score of a record in a pair at or
         # above the threshold among those pairs: only the labeled records'
         # are needed.
@@ -566,6 +561,11 @@ class _Run:
             best = _to_arrow(best.join(F.broadcast(_gids_frame(self.spark, labeled_gids)), GID))
         else:
             best = pa.table({GID: pa.array([], pa.int64()), "best": pa.array([], pa.float32())})
+        if edges.count() > self.driver_edges:
+            return self._cluster_spread(norm, edges, best, labeled, second, steps), True
+        clusterer = steps.clusterer(_to_arrow(edges), labeled)
+        if not clusterer.gids():
+            return self.spark.createDataFrame([], f"{GID} long, leader long, confidence float"), False
         needed = clusterer.scored_on_demand()
         rows = _to_arrow(norm.join(F.broadcast(_gids_frame(self.spark, needed)), GID)) if needed else None
         if rows is None:
@@ -574,11 +574,12 @@ class _Run:
         clusters = self.spark.createDataFrame(result.to_pandas(), f"{GID} long, leader long, confidence float")
         return (F.broadcast(clusters) if len(result) < 2_000_000 else clusters), False
 
-    def _cluster_spread(self, norm, edges, best, labeled: pa.Table, second, steps: _Steps):
+    def _cluster_spread(self, norm, edges, best: pa.Table, labeled: pa.Table, second, steps: _Steps):
         """Clustering past the driver: connected components of the pairs at
         or above the threshold (and the labeled matches clustering holds),
         then each component whole on one executor, clustered there as the
-        driver would (clustering never crosses a component)."""
+        driver would (clustering never crosses a component). ``best``: the
+        labeled records' best scores."""
         from pyspark.sql import functions as F
 
         NEEDED = "__fm_needed"
@@ -595,9 +596,7 @@ class _Run:
             .filter((F.col("size") > 2) | F.col(GID).isin(labeled.column(GID).to_pylist()))
             .select(GID)
         )
-        members = components.join(best, GID, "left").join(
-            norm.join(needed, GID).withColumn(NEEDED, F.lit(True)), GID, "left"
-        )
+        members = components.join(norm.join(needed, GID).withColumn(NEEDED, F.lit(True)), GID, "left")
         part_edges = edges.join(components.select(F.col(GID).alias("a"), COMPONENT), "a")
         columns = norm.columns
 
@@ -614,8 +613,7 @@ class _Run:
             own = labeled.filter(pc.is_in(labeled.column(GID), value_set=rows.column(GID).combine_chunks()))
             clusterer = s.clusterer(table.filter(is_edge).select(["a", "b", "score"]), own)
             needed_rows = rows.filter(pc.fill_null(rows.column(NEEDED), False)).select(columns)
-            best_rows = rows.filter(pc.is_valid(rows.column("best"))).select([GID, "best"])
-            yield clusterer.cluster(needed_rows, best_rows)
+            yield clusterer.cluster(needed_rows, best)
 
         return (
             part_edges.unionByName(members, allowMissingColumns=True)
