@@ -20,7 +20,10 @@ use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray, UInt64Array}
 use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
 
-use crate::baseline::{Baseline, Commit, Processed, WriterLock, MANIFEST_FILE};
+use crate::baseline::{
+    key_neighbours, primary_key_hash, primary_key_rows_of, Baseline, BaselineLookups, Commit, Processed,
+    WriterLock, MANIFEST_FILE,
+};
 use crate::block::keys::record_keys;
 use crate::block::{Blocking, Mode};
 use crate::cluster::{
@@ -117,15 +120,28 @@ impl Session {
         self.baseline.processed(sha256)
     }
 
-    /// Match `new` against the baseline and within itself ([`match_new`]).
+    /// Match `new` against the baseline and within itself ([`match_new`]),
+    /// looking the baseline up in its files on this machine.
     pub fn match_new(
         &self,
         new: &Table,
         allow_merges: bool,
         progress: &dyn Progress,
     ) -> Result<IncrementalOutput> {
+        self.match_new_with(&self.baseline.reader()?, new, allow_merges, progress)
+    }
+
+    /// [`Session::match_new`] with the baseline looked up by `lookups`
+    /// (Spark, over the baseline's Parquet files).
+    pub fn match_new_with(
+        &self,
+        lookups: &dyn BaselineLookups,
+        new: &Table,
+        allow_merges: bool,
+        progress: &dyn Progress,
+    ) -> Result<IncrementalOutput> {
         let matcher = Matcher::new(self.model.clone(), progress);
-        match_new(&matcher, &self.baseline, new, allow_merges)
+        match_new(&matcher, &self.baseline, lookups, new, allow_merges)
     }
 
     /// Fold `new`, matched as `output`, into the baseline as its next
@@ -168,6 +184,7 @@ impl Session {
 pub fn match_new(
     matcher: &Matcher<'_>,
     baseline: &Baseline,
+    lookups: &dyn BaselineLookups,
     new: &Table,
     allow_merges: bool,
 ) -> Result<IncrementalOutput> {
@@ -177,15 +194,20 @@ pub fn match_new(
     let mut seconds = Vec::new();
     let clock = Instant::now();
     matcher.progress().stage("look up baseline", 0);
-    let reader = baseline.reader()?;
     let fresh = Records::build(def, &[new])?;
     // Keys must be new.
-    let suspects = reader.primary_key_rows_of(fresh.keys());
+    let suspects = primary_key_rows_of(lookups, fresh.keys())?;
     if !suspects.is_empty() {
-        let (table, _) = reader.fetch(&suspects.iter().map(|s| s.1).collect::<Vec<_>>())?;
+        let mut rows: Vec<u32> = suspects.iter().map(|s| s.1).collect();
+        rows.sort_unstable();
+        rows.dedup();
+        let (fetched, table, _) = lookups.clusters_of(&rows)?;
         let stored = table.strings(&def.primary_key)?;
-        for (j, &(i, _)) in suspects.iter().enumerate() {
+        for &(i, row) in &suspects {
             let key = &fresh.keys()[i];
+            let j = fetched
+                .binary_search(&row)
+                .map_err(|_| Error::usage(format!("baseline row {row} was asked for and not fetched")))?;
             if stored.value(j).trim() == key {
                 return Err(Error::data(
                     new.path(),
@@ -203,13 +225,12 @@ pub fn match_new(
         keys_of[id as usize].push(key);
     }
     let indexed = baseline.manifest().indexed;
-    let found: Vec<Result<(Vec<u32>, Vec<u32>)>> = reader
-        .key_neighbours(&keys_of, &blocking.ranking)
+    let found: Vec<Result<(Vec<u32>, Vec<u32>)>> = key_neighbours(lookups, &keys_of, &blocking.ranking)?
         .into_par_iter()
         .enumerate()
         .map(|(id, by_key)| {
             let by_index = if indexed && by_key.len() < blocking.fallback_degree {
-                reader.index_neighbours(&fresh, id as RecordId, blocking.index_neighbours)?
+                lookups.index_neighbours(&fresh, id as RecordId, blocking.index_neighbours)?
             } else {
                 Vec::new()
             };
@@ -229,18 +250,23 @@ pub fn match_new(
         // The baseline records labels tie to new records are read too, so
         // the labels hold even where blocking would not pair them.
         let new_keys: HashSet<&str> = fresh.keys().iter().map(String::as_str).collect();
+        let mut hashes: Vec<u64> = Vec::new();
         for l in &model.labels {
             for (mine, other) in [(&l.left, &l.right), (&l.right, &l.left)] {
                 if new_keys.contains(mine.as_str()) && !new_keys.contains(other.as_str()) {
-                    rows.extend(reader.primary_key_rows(other));
+                    hashes.push(primary_key_hash(other));
                 }
             }
+        }
+        hashes.sort_unstable();
+        hashes.dedup();
+        if !hashes.is_empty() {
+            rows.extend(lookups.key_rows_of(&hashes, usize::MAX)?.into_iter().flatten().flatten());
         }
     }
     rows.sort_unstable();
     rows.dedup();
-    let rows = reader.with_cluster_members(&rows)?;
-    let (subset, baseline_ids) = reader.fetch(&rows)?;
+    let (rows, subset, baseline_ids) = lookups.clusters_of(&rows)?;
     seconds.push(("lookup".to_string(), clock.elapsed().as_secs_f64()));
     let clock = Instant::now();
     matcher.progress().stage("normalize", 0);

@@ -192,5 +192,5 @@ fn baseline_verify_finds_a_damaged_file_no_run_reads() {
     wd.ok(&words("baseline info fm"));
     let err = wd.fails(&words("baseline verify fm"), 1);
     assert!(err.contains(".members.bin: corrupt or unreadable: content differs"), "{err}");
-    assert!(err.contains("1 of 4 files damaged"), "{err}");
+    assert!(err.contains("1 of 5 files damaged"), "{err}");
 }

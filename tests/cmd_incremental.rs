@@ -332,7 +332,8 @@ fn a_baseline_that_uses_the_index_stores_and_queries_one_per_generation() {
     let baseline = Baseline::open(&wd.path("fm")).unwrap();
     let manifest = baseline.manifest();
     assert!(manifest.indexed);
-    let dirs: Vec<&str> = manifest.segments.iter().filter_map(|s| s.index_dir()).collect();
+    let dirs: Vec<&str> =
+        manifest.segments.iter().filter_map(|s| s.dir(findmatches::baseline::INDEX_SUFFIX)).collect();
     assert_eq!(dirs, vec!["g000001.index", "g000002.index"]);
     assert!(!wd.path("fm/.g000002.index.tmp").exists(), "the stray index was not collected");
     assert!(!wd.path("fm/g000002.index/stale.idx").exists(), "a stale index file survived");
@@ -430,4 +431,54 @@ fn enforced_labels_hold_in_incremental_runs() {
     let enforced = run("enforced.json", "enforced.csv", false);
     assert_ne!(enforced[&n], ids[&b].to_string(), "labeled non-match {n},{b} was clustered together");
     assert_eq!(enforced[&n2], ids[&b2].to_string(), "labeled match {n2},{b2} was split");
+}
+
+#[test]
+fn key_shards_hold_each_generations_keys_for_spark() {
+    use arrow_array::{Array, Int64Array};
+    use findmatches::baseline::{primary_key_hash, shards};
+    let wd = Workdir::new();
+    split(&wd, "600");
+    wd.ok(&words("dedup -q --input base.csv -o base_out.csv --baseline fm"));
+    wd.ok(&words("incremental -q --baseline fm --input inc1.csv -o out1.csv"));
+    let baseline = Baseline::open(&wd.path("fm")).unwrap();
+    let mut entries: Vec<(u64, u32)> = Vec::new();
+    for segment in &baseline.manifest().segments {
+        let dir = segment.dir(shards::SHARDS_SUFFIX).unwrap();
+        assert_eq!(dir, format!("g{:06}.keys", segment.generation));
+        let files: Vec<&str> =
+            segment.files.iter().filter_map(|f| f.name.strip_prefix(&format!("{dir}/"))).collect();
+        assert_eq!(files.len(), segment.key_shards as usize);
+        for (shard, file) in files.iter().enumerate() {
+            assert_eq!(*file, shards::shard_file(shard));
+            let table = findmatches::read::Table::read(&wd.path("fm").join(dir).join(file)).unwrap();
+            let column = |name: &str| -> Int64Array {
+                table
+                    .batch()
+                    .column_by_name(name)
+                    .unwrap()
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .clone()
+            };
+            let (keys, rows) = (column("key"), column("row"));
+            assert!(keys.null_count() == 0 && rows.null_count() == 0);
+            for (&key, &row) in keys.values().iter().zip(rows.values()) {
+                assert_eq!(shards::shard_of(key as u64, files.len()), shard);
+                let row = row as u64;
+                assert!(row >= segment.first_row && row < segment.first_row + segment.rows, "row {row}");
+                entries.push((key as u64, row as u32));
+            }
+        }
+    }
+    // Every record's primary key is there, at its row; and blocking keys
+    // beside them (many per record).
+    let (table, _) = baseline.load().unwrap();
+    let keys = table.keys("customer_id").unwrap();
+    entries.sort_unstable();
+    for (row, key) in keys.iter().enumerate() {
+        assert!(entries.binary_search(&(primary_key_hash(key), row as u32)).is_ok(), "{key} at row {row}");
+    }
+    assert!(entries.len() > 5 * keys.len(), "{} entries for {} records", entries.len(), keys.len());
 }

@@ -33,8 +33,12 @@ pub struct Segment {
     pub first_row: u64,
     /// Records in it.
     pub rows: u64,
-    /// Its files: records (Parquet), row store, key table, member table.
+    /// Its files: records (Parquet), row store, key table, member table,
+    /// key shards (Parquet, see [`shards`](super::shards)), blocking index.
     pub files: Vec<FileEntry>,
+    /// How many key shards it has (0: written before there were any).
+    #[serde(default)]
+    pub key_shards: u32,
 }
 
 impl Segment {
@@ -43,9 +47,12 @@ impl Segment {
         self.files.iter().find(|f| f.name.ends_with(suffix))
     }
 
-    /// The directory of this segment's blocking index, if it has one.
-    pub fn index_dir(&self) -> Option<&str> {
-        self.files.iter().find_map(|f| f.name.split_once('/')).map(|(dir, _)| dir)
+    /// The directory of this segment's files whose directory name ends
+    /// with `suffix` (its blocking index, its key shards), if it has one.
+    pub fn dir(&self, suffix: &str) -> Option<&str> {
+        self.files
+            .iter()
+            .find_map(|f| f.name.split_once('/').map(|(dir, _)| dir).filter(|d| d.ends_with(suffix)))
     }
 }
 
@@ -127,5 +134,15 @@ mod tests {
         );
         let err = Manifest::from_json(r#"{"format_version": 1, "generation": 3"#, path).unwrap_err();
         assert!(err.to_string().starts_with("manifest.json: corrupt"), "{err}");
+    }
+
+    #[test]
+    fn a_segment_written_before_key_shards_reads_as_having_none() {
+        let old = r#"{"generation": 1, "first_row": 0, "rows": 2, "files": [
+            {"name": "g000001.index/meta.json", "bytes": 10, "sha256": "ab"}]}"#;
+        let segment: Segment = serde_json::from_str(old).unwrap();
+        assert_eq!(segment.key_shards, 0);
+        assert_eq!(segment.dir(".index"), Some("g000001.index"));
+        assert_eq!(segment.dir(".keys"), None);
     }
 }

@@ -11,6 +11,7 @@
 //! g000001.rows.bin            the same records, addressable by row (see store)
 //! g000001.keys.bin            (blocking key, row), sorted: who shares a key with a new record
 //! g000001.members.bin         (match_id, row), sorted: who is in a cluster
+//! g000001.keys/part-*.parquet the keys.bin entries as Parquet, sharded by key, for Spark (see shards)
 //! g000002.*                   ... each generation adds its files, never rewrites one
 //! .findmatches-writer.lock    present while a writer works
 //! ```
@@ -23,6 +24,7 @@
 
 mod lock;
 mod manifest;
+pub mod shards;
 pub mod store;
 
 pub use lock::{WriterLock, LOCK_FILE};
@@ -57,7 +59,8 @@ const RECORDS_SUFFIX: &str = ".records.parquet";
 const ROWS_SUFFIX: &str = ".rows.bin";
 const KEYS_SUFFIX: &str = ".keys.bin";
 const MEMBERS_SUFFIX: &str = ".members.bin";
-const INDEX_SUFFIX: &str = ".index";
+/// The directory suffix of a generation's blocking index.
+pub const INDEX_SUFFIX: &str = ".index";
 
 /// SHA-256 (hex) of a file's content, read in chunks.
 pub fn file_sha256(path: &Path) -> Result<String> {
@@ -301,7 +304,7 @@ impl Baseline {
                 })?;
                 Ok(self.dir.join(&entry.name))
             };
-            let index = match segment.index_dir() {
+            let index = match segment.dir(INDEX_SUFFIX) {
                 Some(dir) => Some(StoredIndex::open(&self.dir.join(dir))?),
                 None if self.manifest.indexed => {
                     return Err(Error::corrupt(
@@ -359,6 +362,27 @@ impl Baseline {
         Ok(FileEntry { name, bytes, sha256: file_sha256(&path)? })
     }
 
+    /// Write the directory `name` of the next generation (under a
+    /// temporary name, then renamed whole; `write` returns the names of
+    /// the files it wrote in the directory it is given) and describe its
+    /// files.
+    fn write_dir(
+        &self,
+        name: &str,
+        write: impl FnOnce(&Path) -> Result<Vec<String>>,
+    ) -> Result<Vec<FileEntry>> {
+        let temp = self.dir.join(format!(".{name}.tmp"));
+        if temp.exists() {
+            std::fs::remove_dir_all(&temp).map_err(|e| Error::io(&temp, e))?;
+        }
+        std::fs::create_dir_all(&temp).map_err(|e| Error::io(&temp, e))?;
+        let written = write(&temp)?;
+        sync_dir(&temp).map_err(|e| Error::io(&temp, e))?;
+        let dir = self.dir.join(name);
+        std::fs::rename(&temp, &dir).map_err(|e| Error::io(&dir, e))?;
+        written.into_iter().map(|file| self.describe(format!("{name}/{file}"))).collect()
+    }
+
     /// Fold new rows in as the next generation. The caller holds `lock`.
     pub fn commit(&mut self, _lock: &WriterLock, commit: Commit<'_>) -> Result<()> {
         // What a killed commit left (under the names this one is about to
@@ -404,30 +428,34 @@ impl Baseline {
             range.clone().map(|id| (primary_key_hash(&commit.records.keys()[id]), to_row(id as u32))),
         );
         files.push(self.write_file(format!("{prefix}{KEYS_SUFFIX}"), |p| store::write_pairs(p, &mut keys))?);
+        // The same entries (sorted now) as Parquet shards.
+        let key_shards = shards::shard_count(keys.len());
+        let name = format!("{prefix}{}", shards::SHARDS_SUFFIX);
+        let written = self.write_dir(&name, |temp| shards::write(temp, &keys, key_shards))?;
+        files.extend(written);
         let mut members: Vec<(u64, u32)> =
             commit.match_ids.iter().enumerate().map(|(r, &id)| (id, r as u32 + first_row as u32)).collect();
         files.push(
             self.write_file(format!("{prefix}{MEMBERS_SUFFIX}"), |p| store::write_pairs(p, &mut members))?,
         );
         if self.manifest.indexed {
-            // Built under a temporary name, then renamed whole.
             let name = format!("{prefix}{INDEX_SUFFIX}");
-            let temp = self.dir.join(format!(".{name}.tmp"));
-            if temp.exists() {
-                std::fs::remove_dir_all(&temp).map_err(|e| Error::io(&temp, e))?;
-            }
-            let written = index::write_index(&temp, commit.records, range.clone(), first_row)?;
-            let dir = self.dir.join(&name);
-            std::fs::rename(&temp, &dir).map_err(|e| Error::io(&dir, e))?;
-            for file in written {
-                files.push(self.describe(format!("{name}/{file}"))?);
-            }
+            let written = self.write_dir(&name, |temp| {
+                index::write_index(temp, commit.records, range.clone(), first_row)
+            })?;
+            files.extend(written);
         }
         sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
 
         let mut next = self.manifest.clone();
         next.generation = generation;
-        next.segments.push(Segment { generation, first_row, rows: rows as u64, files });
+        next.segments.push(Segment {
+            generation,
+            first_row,
+            rows: rows as u64,
+            files,
+            key_shards: key_shards as u32,
+        });
         next.records += rows as u64;
         let fresh: HashSet<u64> =
             commit.match_ids.iter().copied().filter(|&id| id >= self.manifest.next_match_id).collect();
@@ -460,9 +488,16 @@ impl Baseline {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let generation_file = name.starts_with('g')
-                && [RECORDS_SUFFIX, ROWS_SUFFIX, KEYS_SUFFIX, MEMBERS_SUFFIX, INDEX_SUFFIX]
-                    .iter()
-                    .any(|s| name.ends_with(s));
+                && [
+                    RECORDS_SUFFIX,
+                    ROWS_SUFFIX,
+                    KEYS_SUFFIX,
+                    MEMBERS_SUFFIX,
+                    INDEX_SUFFIX,
+                    shards::SHARDS_SUFFIX,
+                ]
+                .iter()
+                .any(|s| name.ends_with(s));
             let stray_temp = name.starts_with('.') && name.ends_with(".tmp");
             if (generation_file && !named.contains(name.as_str())) || stray_temp {
                 let path = entry.path();
@@ -474,6 +509,78 @@ impl Baseline {
     }
 }
 
+/// What an incremental run asks of a baseline. Answered from the
+/// generation files on this machine ([`BaselineReader`]) or, from Python,
+/// by Spark over the Parquet ones (records and key shards).
+pub trait BaselineLookups: Sync {
+    /// For each of `keys` (sorted, distinct), the baseline rows holding
+    /// it; `None` when more than `cap` do (a value too common to block on).
+    fn key_rows_of(&self, keys: &[u64], cap: usize) -> Result<Vec<Option<Vec<u32>>>>;
+
+    /// `rows` and every other member of their clusters (merged clusters
+    /// included), sorted, with those records as a table (the stored
+    /// columns, as strings) and their current match_ids.
+    fn clusters_of(&self, rows: &[u32]) -> Result<(Vec<u32>, Table, Vec<u64>)>;
+
+    /// The `k` baseline rows the blocking index finds most similar to
+    /// record `id` of `records` (none when the baseline has no index).
+    fn index_neighbours(&self, records: &Records, id: RecordId, k: usize) -> Result<Vec<u32>>;
+}
+
+/// The key neighbours, among the baseline rows, of records whose blocking
+/// keys are `keys_of` (one list per record), ranked as in batch blocking
+/// (see [`KeyRanking`]). Each key is looked up once, all in one request,
+/// in key order (as the key tables lie); the cost is bounded by the number
+/// of keys times `max_block` whatever the baseline's size.
+pub fn key_neighbours(
+    lookups: &dyn BaselineLookups,
+    keys_of: &[Vec<u64>],
+    ranking: &KeyRanking,
+) -> Result<Vec<Vec<u32>>> {
+    let mut keys: Vec<u64> = keys_of.iter().flatten().copied().collect();
+    keys.par_sort_unstable();
+    keys.dedup();
+    let found = lookups.key_rows_of(&keys, ranking.max_block)?;
+    if found.len() != keys.len() {
+        return Err(Error::usage(format!("{} answers to {} key lookups", found.len(), keys.len())));
+    }
+    Ok(keys_of
+        .par_iter()
+        .map(|mine| {
+            let mut scored: Vec<(u32, f32)> = Vec::new();
+            for key in mine {
+                let at = keys.binary_search(key).unwrap_or_default();
+                if let Some(rows) = &found[at] {
+                    // The block the record would make with these rows.
+                    let w = ranking.key_weight(rows.len() + 1);
+                    scored.extend(rows.iter().map(|&r| (r, w)));
+                }
+            }
+            ranking.rank(&mut scored).iter().map(|&(r, _)| r).collect()
+        })
+        .collect())
+}
+
+/// (i, row) for each baseline row whose primary key may be `keys[i]` (its
+/// hash matches), in order of i then row.
+pub fn primary_key_rows_of(lookups: &dyn BaselineLookups, keys: &[String]) -> Result<Vec<(usize, u32)>> {
+    let mut hashed: Vec<(u64, usize)> =
+        keys.iter().enumerate().map(|(i, k)| (primary_key_hash(k), i)).collect();
+    hashed.par_sort_unstable();
+    let mut hashes: Vec<u64> = hashed.iter().map(|&(h, _)| h).collect();
+    hashes.dedup();
+    let found = lookups.key_rows_of(&hashes, usize::MAX)?;
+    let mut rows: Vec<(usize, u32)> = hashed
+        .iter()
+        .flat_map(|&(hash, i)| {
+            let at = hashes.binary_search(&hash).unwrap_or_default();
+            found.get(at).into_iter().flatten().flatten().map(move |&row| (i, row))
+        })
+        .collect();
+    rows.sort_unstable();
+    Ok(rows)
+}
+
 struct SegmentReader {
     first_row: usize,
     rows: RowStore,
@@ -482,16 +589,40 @@ struct SegmentReader {
     index: Option<StoredIndex>,
 }
 
-/// Lookups into an open baseline, touching only what they need.
+/// Lookups into an open baseline's generation files on this machine
+/// (mapped), touching only what they need.
 pub struct BaselineReader<'b> {
     baseline: &'b Baseline,
     segments: Vec<SegmentReader>,
 }
 
+impl BaselineLookups for BaselineReader<'_> {
+    fn key_rows_of(&self, keys: &[u64], cap: usize) -> Result<Vec<Option<Vec<u32>>>> {
+        Ok(keys.par_iter().map(|&k| self.key_rows(k, cap)).collect())
+    }
+
+    fn clusters_of(&self, rows: &[u32]) -> Result<(Vec<u32>, Table, Vec<u64>)> {
+        let rows = self.with_cluster_members(rows)?;
+        let (table, ids) = self.fetch(&rows)?;
+        Ok((rows, table, ids))
+    }
+
+    fn index_neighbours(&self, records: &Records, id: RecordId, k: usize) -> Result<Vec<u32>> {
+        let mut found: Vec<(f32, u32)> = Vec::new();
+        for s in &self.segments {
+            if let Some(index) = &s.index {
+                found.extend(index.similar(records, id, k)?);
+            }
+        }
+        found.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+        Ok(found.into_iter().take(k).map(|(_, row)| row).collect())
+    }
+}
+
 impl BaselineReader<'_> {
     /// The baseline rows holding blocking key `key`; `None` when more than
-    /// `cap` do (a value too common to block on).
-    pub fn key_rows(&self, key: u64, cap: usize) -> Option<Vec<u32>> {
+    /// `cap` do.
+    fn key_rows(&self, key: u64, cap: usize) -> Option<Vec<u32>> {
         let mut rows = Vec::new();
         for s in &self.segments {
             rows.extend(s.keys.rows_within(key, cap - rows.len())?);
@@ -502,73 +633,8 @@ impl BaselineReader<'_> {
         Some(rows)
     }
 
-    /// The key neighbours, among the baseline rows, of records whose
-    /// blocking keys are `keys_of` (one list per record), ranked as in
-    /// batch blocking (see [`KeyRanking`]). The cost is bounded by the
-    /// number of keys times `max_block` whatever the baseline's size. Keys
-    /// are looked up once each, in order, so the key table is read as it
-    /// lies on disk rather than a page here and there.
-    pub fn key_neighbours(&self, keys_of: &[Vec<u64>], ranking: &KeyRanking) -> Vec<Vec<u32>> {
-        let mut keys: Vec<u64> = keys_of.iter().flatten().copied().collect();
-        keys.par_sort_unstable();
-        keys.dedup();
-        let found: Vec<Option<Vec<u32>>> =
-            keys.par_iter().map(|&k| self.key_rows(k, ranking.max_block)).collect();
-        keys_of
-            .par_iter()
-            .map(|mine| {
-                let mut scored: Vec<(u32, f32)> = Vec::new();
-                for key in mine {
-                    let at = keys.binary_search(key).unwrap_or_default();
-                    if let Some(rows) = &found[at] {
-                        // The block the record would make with these rows.
-                        let w = ranking.key_weight(rows.len() + 1);
-                        scored.extend(rows.iter().map(|&r| (r, w)));
-                    }
-                }
-                ranking.rank(&mut scored).iter().map(|&(r, _)| r).collect()
-            })
-            .collect()
-    }
-
-    /// The `k` baseline rows the blocking index finds most similar to
-    /// record `id` of `records` (none when the baseline has no index).
-    pub fn index_neighbours(&self, records: &Records, id: RecordId, k: usize) -> Result<Vec<u32>> {
-        let mut found: Vec<(f32, u32)> = Vec::new();
-        for s in &self.segments {
-            if let Some(index) = &s.index {
-                found.extend(index.similar(records, id, k)?);
-            }
-        }
-        found.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
-        Ok(found.into_iter().take(k).map(|(_, row)| row).collect())
-    }
-
-    /// The baseline rows whose primary key may be `key` (hash matches).
-    pub fn primary_key_rows(&self, key: &str) -> Vec<u32> {
-        let hash = primary_key_hash(key);
-        self.segments.iter().flat_map(|s| s.keys.rows(hash)).collect()
-    }
-
-    /// (i, row) for each baseline row whose primary key may be `keys[i]`
-    /// (hash matches), in order of i then row; looked up in hash order, as
-    /// the key table lies on disk.
-    pub fn primary_key_rows_of(&self, keys: &[String]) -> Vec<(usize, u32)> {
-        let mut hashed: Vec<(u64, usize)> =
-            keys.iter().enumerate().map(|(i, k)| (primary_key_hash(k), i)).collect();
-        hashed.par_sort_unstable();
-        let mut found: Vec<(usize, u32)> = hashed
-            .par_iter()
-            .flat_map_iter(|&(hash, i)| {
-                self.segments.iter().flat_map(move |s| s.keys.rows(hash)).map(move |row| (i, row))
-            })
-            .collect();
-        found.par_sort_unstable();
-        found
-    }
-
     /// Every baseline row in cluster `match_id` (merged clusters included).
-    pub fn members(&self, match_id: u64) -> Vec<u32> {
+    fn members(&self, match_id: u64) -> Vec<u32> {
         let manifest = &self.baseline.manifest;
         let mut ids = vec![match_id];
         ids.extend(
@@ -583,7 +649,7 @@ impl BaselineReader<'_> {
 
     /// The records at `rows` as a table (the stored columns, as strings)
     /// and their current match_ids.
-    pub fn fetch(&self, rows: &[u32]) -> Result<(Table, Vec<u64>)> {
+    fn fetch(&self, rows: &[u32]) -> Result<(Table, Vec<u64>)> {
         let manifest = &self.baseline.manifest;
         let ncols = manifest.columns.len();
         let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(rows.len()); ncols];
@@ -621,7 +687,7 @@ impl BaselineReader<'_> {
     }
 
     /// `rows` and every other member of their clusters, sorted.
-    pub fn with_cluster_members(&self, rows: &[u32]) -> Result<Vec<u32>> {
+    fn with_cluster_members(&self, rows: &[u32]) -> Result<Vec<u32>> {
         let mut clusters = HashSet::new();
         for &row in rows {
             let (s, local) = self.locate(row)?;

@@ -221,7 +221,7 @@ pub fn neighbour_pairs(
     Ok(pairs)
 }
 
-/// Write the blocking index of records `ids` into a new directory `dir`,
+/// Write the blocking index of records `ids` into `dir` (absent or empty),
 /// each record's document holding its row, numbered from `first_row`;
 /// every file is synced. Returns the files' names.
 pub fn write_index(dir: &Path, records: &Records, ids: Range<usize>, first_row: u64) -> Result<Vec<String>> {
@@ -229,7 +229,7 @@ pub fn write_index(dir: &Path, records: &Records, ids: Range<usize>, first_row: 
     write_index_with(dir, records, ids, &|id| first_row + (id - start) as u64)
 }
 
-/// Write the blocking index of all `records` into a new directory `dir`,
+/// Write the blocking index of all `records` into `dir` (absent or empty),
 /// record `i`'s document holding row `rows[i]`, as [`write_index`] does.
 pub fn write_index_rows(dir: &Path, records: &Records, rows: &[u64]) -> Result<Vec<String>> {
     if rows.len() != records.len() {
@@ -245,7 +245,7 @@ fn write_index_with(
     row: &dyn Fn(usize) -> u64,
 ) -> Result<Vec<String>> {
     let io = |e| Error::io(dir, e);
-    std::fs::create_dir(dir).map_err(io)?;
+    std::fs::create_dir_all(dir).map_err(io)?;
     let (schema, fields) = schema();
     let index = Index::create_in_dir(dir, schema).map_err(tantivy_error)?;
     fill(&index, &fields, records, ids, row)?;

@@ -1,0 +1,120 @@
+//! Key shards: a generation's key table (the same (key, baseline row)
+//! entries as its `keys.bin`) as Parquet files Spark can read, split by
+//! the key's top bits so that a run reads only the shards its new
+//! records' keys fall in.
+//!
+//! ```text
+//! g000001.keys/part-00000.parquet   key (int64: the u64 key's bits), row (int64), sorted by key
+//! g000001.keys/part-00001.parquet   ... `key_shards` files in all, a power of two
+//! ```
+//!
+//! Shard `s` of `n` holds the keys whose top `log2(n)` bits are `s`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+
+use crate::error::{Error, Result};
+use crate::write::write_batch;
+
+/// Keys a shard holds, about, before the table is split once more: a
+/// shard is a few megabytes of Parquet.
+pub const KEYS_PER_SHARD: usize = 1 << 18;
+/// Shards per generation, at most.
+pub const MAX_SHARDS: usize = 256;
+/// The directory suffix of a generation's key shards.
+pub const SHARDS_SUFFIX: &str = ".keys";
+
+/// How many shards a generation of `keys` entries is split into.
+pub fn shard_count(keys: usize) -> usize {
+    keys.div_ceil(KEYS_PER_SHARD).next_power_of_two().clamp(1, MAX_SHARDS)
+}
+
+/// The shard of `shards` (a power of two) that holds `key`.
+pub fn shard_of(key: u64, shards: usize) -> usize {
+    match shards.trailing_zeros() {
+        0 => 0,
+        bits => (key >> (64 - bits)) as usize,
+    }
+}
+
+/// A shard's file name within the generation's directory.
+pub fn shard_file(shard: usize) -> String {
+    format!("part-{shard:05}.parquet")
+}
+
+/// Write `pairs` (sorted by key) as `shards` Parquet files in `dir`
+/// (which exists); returns the file names, in shard order.
+pub fn write(dir: &Path, pairs: &[(u64, u32)], shards: usize) -> Result<Vec<String>> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("key", DataType::Int64, false),
+        Field::new("row", DataType::Int64, false),
+    ]));
+    let mut names = Vec::with_capacity(shards);
+    let mut rest = pairs;
+    for shard in 0..shards {
+        // Sorted by key, so a shard is a run of the table.
+        let len = rest.partition_point(|&(key, _)| shard_of(key, shards) == shard);
+        let (mine, after) = rest.split_at(len);
+        rest = after;
+        let keys: ArrayRef = Arc::new(Int64Array::from_iter_values(mine.iter().map(|&(k, _)| k as i64)));
+        let rows: ArrayRef = Arc::new(Int64Array::from_iter_values(mine.iter().map(|&(_, r)| r as i64)));
+        let batch = RecordBatch::try_new(schema.clone(), vec![keys, rows])
+            .map_err(|e| Error::usage(e.to_string()))?;
+        let name = shard_file(shard);
+        write_batch(&dir.join(&name), &batch, None)?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_split_a_sorted_table_by_the_keys_top_bits() {
+        assert_eq!(shard_count(0), 1);
+        assert_eq!(shard_count(KEYS_PER_SHARD), 1);
+        assert_eq!(shard_count(KEYS_PER_SHARD + 1), 2);
+        assert_eq!(shard_count(5 * KEYS_PER_SHARD), 8);
+        assert_eq!(shard_count(usize::MAX / 2), MAX_SHARDS);
+        assert_eq!(shard_of(u64::MAX, 1), 0);
+        assert_eq!(shard_of(u64::MAX, 4), 3);
+        assert_eq!(shard_of(1 << 62, 4), 1);
+        assert_eq!(shard_of((1 << 63) - 1, 2), 0);
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut pairs: Vec<(u64, u32)> =
+            (0..1000u32).map(|i| ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15), i)).collect();
+        pairs.sort_unstable();
+        let names = write(dir.path(), &pairs, 4).unwrap();
+        assert_eq!(
+            names,
+            ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet", "part-00003.parquet"]
+        );
+        let mut read = Vec::new();
+        for (shard, name) in names.iter().enumerate() {
+            let table = crate::read::Table::read(&dir.path().join(name)).unwrap();
+            let column = |n: &str| {
+                table
+                    .batch()
+                    .column_by_name(n)
+                    .unwrap()
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .clone()
+            };
+            let (keys, rows) = (column("key"), column("row"));
+            assert!(!keys.is_empty(), "1000 spread keys leave no shard of 4 empty");
+            for (k, r) in keys.values().iter().zip(rows.values()) {
+                assert_eq!(shard_of(*k as u64, 4), shard);
+                read.push((*k as u64, *r as u32));
+            }
+        }
+        assert_eq!(read, pairs, "the shards, in order, are the table");
+    }
+}
