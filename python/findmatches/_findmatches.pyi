@@ -1,6 +1,6 @@
 """Type stubs of the Rust extension module (see findmatches/__init__.py)."""
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 class FindMatchesError(Exception): ...
 class UsageError(FindMatchesError): ...
@@ -39,7 +39,9 @@ class Baseline:
         force: bool = False,
         name: Optional[str] = None,
         wait: Optional[float] = None,
+        lookups: Optional[Any] = None,
     ) -> Optional[Any]: ...
+    def layout(self) -> Dict[str, Any]: ...
     @property
     def model(self) -> Model: ...
     @property

@@ -31,7 +31,8 @@ How a run goes (the steps are ``findmatches::distributed`` in Rust):
    record stays alone. ``match_id`` numbers clusters by their first record.
 
 :func:`incremental` runs the command line's incremental session on the driver
-with the new rows gathered there.
+with the new rows gathered there; Spark reads the baseline's Parquet files
+for it (only the key shards the new records' keys fall in).
 """
 
 from __future__ import annotations
@@ -195,6 +196,7 @@ def incremental(
     force: bool = False,
     name: Optional[str] = None,
     wait: Optional[float] = None,
+    lookups: Optional[list] = None,
 ):
     """Match ``new_df`` against the baseline in ``baseline_path`` and within
     itself, then fold it in, as ``findmatches incremental`` does: the new
@@ -202,24 +204,124 @@ def incremental(
     and ``match_status``, as a DataFrame; None when these rows were folded in
     before (unless ``force``).
 
-    The run is the command line's, on the driver: the new rows are gathered
-    there (an incremental file is this month's records, not the baseline),
-    the baseline is read where it lies on the driver's file system, touching
-    only the records that share a blocking key with a new one, and the
-    commit keeps the command line's guarantees (one writer, atomic commit: a
-    driver killed at any instant leaves the old generation or the new one).
-    ``model``, when given, must be the baseline's. The baseline's records are
-    Parquet files (``g*.records.parquet``) Spark can read."""
+    The new rows are gathered on the driver (an incremental file is this
+    month's records, not the baseline). Spark reads the baseline: of each
+    generation's key shards (``g*.keys/part-*.parquet``) only those the new
+    records' blocking keys fall in, then, from the records (``g*.records.parquet``),
+    the clusters of the records those keys find. The driver matches, as the
+    command line does, and commits with its guarantees (one writer, atomic
+    commit: a driver killed at any instant leaves the old generation or the
+    new one). A baseline with generations written before key shards is read
+    on the driver's file system instead. ``model``, when given, must be the
+    baseline's. ``lookups``, when a list, gets one line per Spark lookup."""
     base = Baseline.open(baseline_path)
     if model is not None and model.to_json() != base.model.to_json():
         raise UsageError(f"{baseline_path}: the model given is not the baseline's (it keeps its own model.json)")
     spark = new_df.sparkSession
-    out = base.incremental(
-        _to_arrow(new_df), allow_merges=allow_merges, dry_run=dry_run, force=force, name=name, wait=wait
+    layout = base._inner.layout()
+    spark_lookups = None
+    if all(s["key_shards"] > 0 for s in layout["segments"]):
+        spark_lookups = _BaselineLookups(spark, layout, lookups)
+    out = base._inner.incremental(
+        _to_arrow(new_df), allow_merges, dry_run, force, name, wait, spark_lookups
     )
     if out is None:
         return None
     return _frame(spark, out)
+
+
+class _BaselineLookups:
+    """The baseline lookups of an incremental run (see ``findmatches::baseline::BaselineLookups``),
+    answered by Spark over the baseline's Parquet files."""
+
+    ROW = "__fm_row"
+
+    def __init__(self, spark, layout: dict, log: Optional[list]):
+        self.spark = spark
+        self.layout = layout
+        self.log = log if log is not None else []
+
+    def key_rows(self, keys: pa.Array, cap: int) -> pa.Table:
+        """Each baseline row holding one of ``keys`` (a null row for a key
+        more than ``cap`` rows hold), reading only the shards they fall in."""
+        import numpy as np
+        from pyspark.sql import functions as F
+
+        keys = keys.to_numpy(zero_copy_only=False).astype(np.uint64)
+        files = []
+        total = 0
+        for segment in self.layout["segments"]:
+            shards = segment["shards"]
+            total += len(shards)
+            bits = len(shards).bit_length() - 1
+            touched = np.unique(keys >> np.uint64(64 - bits)) if bits else np.zeros(1, dtype=np.uint64)
+            files.extend(shards[int(s)] for s in touched)
+        self.log.append(f"key_rows: {len(keys)} keys, {len(files)} of {total} shard files read")
+        if len(keys) == 0:
+            return pa.table({"key": pa.array([], pa.uint64()), "row": pa.array([], pa.uint32())})
+        asked = self._frame(pa.table({"key": pa.array(keys.view(np.int64))}))
+        hits = self.spark.read.parquet(*files).join(F.broadcast(asked), "key")
+        counts = hits.groupBy("key").agg(F.count(F.lit(1)).alias("n"))
+        found = hits.join(counts.where(F.col("n") <= cap), "key").select("key", "row")
+        common = counts.where(F.col("n") > cap).select("key", F.lit(None).cast("long").alias("row"))
+        table = _to_arrow(found.unionByName(common))
+        return pa.table(
+            {
+                "key": table.column("key").cast(pa.int64()).to_numpy().view(np.uint64),
+                "row": table.column("row").cast(pa.uint32()),
+            }
+        )
+
+    def _records(self):
+        """Every baseline record with its row and current match_id."""
+        from functools import reduce
+
+        from pyspark.sql import functions as F
+
+        parts = []
+        for segment in self.layout["segments"]:
+            df = self.spark.read.parquet(segment["records"])
+            parts.append(
+                df.select(
+                    *[F.col(f"`{c}`") for c in self.layout["columns"]],
+                    F.col(MATCH_ID).cast("long").alias(MATCH_ID),
+                    (F.col("_metadata.row_index") + F.lit(segment["first_row"])).alias(self.ROW),
+                )
+            )
+        records = reduce(lambda a, b: a.unionByName(b), parts)
+        if self.layout["merges"]:
+            import pandas as pd
+
+            merged = self.spark.createDataFrame(
+                pd.DataFrame(self.layout["merges"], columns=[MATCH_ID, "__fm_now"], dtype="int64")
+            )
+            records = (
+                records.join(F.broadcast(merged), MATCH_ID, "left")
+                .withColumn(MATCH_ID, F.coalesce(F.col("__fm_now"), F.col(MATCH_ID)))
+                .drop("__fm_now")
+            )
+        return records
+
+    def clusters(self, rows: pa.Array) -> pa.Table:
+        """The records at ``rows`` and every other member of their clusters."""
+        from pyspark.sql import functions as F
+
+        records = self._records()
+        asked = self._frame(pa.table({self.ROW: rows.cast(pa.int64())}))
+        ids = records.join(F.broadcast(asked), self.ROW).select(MATCH_ID).distinct()
+        table = _to_arrow(records.join(F.broadcast(ids), MATCH_ID, "left_semi"))
+        self.log.append(f"clusters: {len(rows)} rows asked, {table.num_rows} records read")
+        columns = {c: table.column(c).cast(pa.string()) for c in self.layout["columns"]}
+        return pa.table(
+            {
+                "row": table.column(self.ROW).cast(pa.uint32()),
+                MATCH_ID: table.column(MATCH_ID).cast(pa.uint64()),
+                **columns,
+            }
+        )
+
+    def _frame(self, table: pa.Table):
+        return self.spark.createDataFrame(table.to_pandas(), _spark_schema(table.schema))
 
 
 def _frame(spark, table: pa.Table):

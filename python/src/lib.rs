@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use arrow_pyarrow::PyArrowType;
-use findmatches::baseline::{table_sha256, Baseline, Processed};
+use findmatches::baseline::{shards, table_sha256, Baseline, Processed};
 use findmatches::incremental::{self, Session};
 use findmatches::labels::Labels;
 use findmatches::matcher::{self, Matcher, NoProgress};
@@ -20,7 +20,11 @@ use findmatches::{MatchModel, Table, TransformDef};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
 
+use lookups::PyLookups;
+
+mod lookups;
 mod steps;
 
 create_exception!(_findmatches, FindMatchesError, PyException, "A findmatches error.");
@@ -347,8 +351,10 @@ impl PyBaseline {
     /// with `match_id`, `match_confidence_score`, `match_status` and
     /// `matched_baseline_key`, as `findmatches incremental` writes them;
     /// None when a table of the same content was folded in already (unless
-    /// `force`). `wait`: seconds to wait for another writer.
-    #[pyo3(signature = (data, allow_merges=false, dry_run=false, force=false, name=None, wait=None))]
+    /// `force`). `wait`: seconds to wait for another writer. `lookups`: an
+    /// object that answers the baseline lookups (`key_rows`, `clusters`:
+    /// see `findmatches.spark`) instead of this machine's files.
+    #[pyo3(signature = (data, allow_merges=false, dry_run=false, force=false, name=None, wait=None, lookups=None))]
     #[allow(clippy::too_many_arguments)]
     fn incremental(
         &self,
@@ -359,23 +365,80 @@ impl PyBaseline {
         force: bool,
         name: Option<String>,
         wait: Option<f64>,
+        lookups: Option<Py<PyAny>>,
     ) -> PyResult<Option<PyArrowType<arrow_pyarrow::Table>>> {
         let data = table("table", data)?;
-        let batch = py.detach(|| -> findmatches::Result<Option<RecordBatch>> {
+        let batch = py.detach(|| -> PyResult<Option<RecordBatch>> {
             let wait = wait.map(Duration::from_secs_f64);
-            let mut session = Session::open(&self.dir, None, dry_run, wait)?;
-            let (sha256, name) = identity(&data, name)?;
+            let mut session = Session::open(&self.dir, None, dry_run, wait).map_err(raise)?;
+            let (sha256, name) = identity(&data, name).map_err(raise)?;
             if session.processed(&sha256).is_some() && !force {
                 return Ok(None);
             }
-            session.model().check_table(&data)?;
-            let data = data.with_valid_keys(&session.model().definition.primary_key, BadRows::Fail)?.0;
-            let output = session.match_new(&data, allow_merges, &NoProgress)?;
-            let batch = incremental::output_batch(&data, &output, false)?;
-            session.commit(&data, &output, sha256, name)?;
+            session.model().check_table(&data).map_err(raise)?;
+            let data = data
+                .with_valid_keys(&session.model().definition.primary_key, BadRows::Fail)
+                .map_err(raise)?
+                .0;
+            let output = match lookups {
+                None => session.match_new(&data, allow_merges, &NoProgress).map_err(raise)?,
+                Some(object) => {
+                    let lookups = PyLookups::new(object, session.baseline()).map_err(raise)?;
+                    let output = session.match_new_with(&lookups, &data, allow_merges, &NoProgress);
+                    // A lookup's own exception (Spark's) is raised as it is.
+                    let raised = lookups.raised.lock().ok().and_then(|mut r| r.take());
+                    match (output, raised) {
+                        (Ok(output), _) => output,
+                        (Err(_), Some(err)) => return Err(err),
+                        (Err(err), None) => return Err(raise(err)),
+                    }
+                }
+            };
+            let batch = incremental::output_batch(&data, &output, false).map_err(raise)?;
+            session.commit(&data, &output, sha256, name).map_err(raise)?;
             Ok(Some(batch))
         });
-        batch.map_err(raise)?.map(to_python).transpose()
+        batch?.map(to_python).transpose()
+    }
+
+    /// The baseline's files as Spark reads them: `columns` (stored, in
+    /// order), `segments` (per generation: `generation`, `first_row`,
+    /// `rows`, `records` (its Parquet file), `key_shards` (how many; 0 for
+    /// generations written before shards) and `shards` (their files, in
+    /// shard order)) and `merges` ((absorbed match_id, the one it is now)).
+    fn layout<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let baseline = Baseline::open(&self.dir).map_err(raise)?;
+        let manifest = baseline.manifest();
+        let segments = PyList::empty(py);
+        for segment in &manifest.segments {
+            let path = |name: &str| self.dir.join(name).to_string_lossy().into_owned();
+            let records = segment.files.iter().find(|f| f.name.ends_with(".records.parquet"));
+            let shards: Vec<String> = match segment.dir(shards::SHARDS_SUFFIX) {
+                Some(dir) => segment
+                    .files
+                    .iter()
+                    .filter(|f| f.name.starts_with(&format!("{dir}/")))
+                    .map(|f| path(&f.name))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let entry = PyDict::new(py);
+            entry.set_item("generation", segment.generation)?;
+            entry.set_item("first_row", segment.first_row)?;
+            entry.set_item("rows", segment.rows)?;
+            entry.set_item("records", records.map(|f| path(&f.name)))?;
+            entry.set_item("key_shards", segment.key_shards)?;
+            entry.set_item("shards", shards)?;
+            segments.append(entry)?;
+        }
+        let merges: Vec<(u64, u64)> =
+            manifest.merges.iter().map(|&(_, absorbed)| (absorbed, manifest.resolve(absorbed))).collect();
+        let layout = PyDict::new(py);
+        layout.set_item("columns", manifest.columns.clone())?;
+        layout.set_item("primary_key", manifest.primary_key.clone())?;
+        layout.set_item("segments", segments)?;
+        layout.set_item("merges", merges)?;
+        Ok(layout)
     }
 
     /// The baseline's model.

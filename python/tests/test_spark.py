@@ -201,6 +201,53 @@ def test_incremental_equals_the_python_api_and_a_file_is_folded_in_once(spark, t
         fm.incremental(frame(spark, new), tmp_path / "base", other)
 
 
+def test_incremental_through_key_shards_equals_the_python_api(spark, tmp_path, baseline_and_new):
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    shutil.copytree(tmp_path / "fm", tmp_path / "copy")
+    new = read(tmp_path / "new.csv")
+    head, tail = new.slice(0, 3000), new.slice(3000)
+    log = []
+    for part in (head, tail):
+        out = fm.incremental(spark.createDataFrame(part.to_pandas()), tmp_path / "fm", lookups=log)
+        want = findmatches.Baseline.open(tmp_path / "copy").incremental(part, allow_merges=False)
+        assert_same(out, want, "customer_id")
+        got = {r["customer_id"]: r["match_status"] for r in out.collect()}
+        assert got == {r["customer_id"]: r["match_status"] for r in want.to_pylist()}
+    # Spark answered the lookups: keys from the shards, then clusters.
+    assert [line.split(":")[0] for line in log] == ["key_rows", "key_rows", "clusters"] * 2, log
+    assert findmatches.Baseline.open(tmp_path / "fm").generation == 3
+    # Only the shards keys fall in are read, and what they answer is the
+    # shards' content: a key's rows from every generation, or null past the cap.
+    layout = findmatches.Baseline.open(tmp_path / "fm")._inner.layout()
+    shards = [s["shards"] for s in layout["segments"]]
+    assert len(shards[0]) == 2, "generation 1 is split in two"
+    entries = pa.concat_tables([pq.read_table(f) for files in shards for f in files])
+    first = pq.read_table(shards[0][0]).column("key").to_pylist()
+    import collections
+
+    rows_of = collections.defaultdict(set)
+    for k, r in zip(entries.column("key").to_pylist(), entries.column("row").to_pylist()):
+        rows_of[k].add(r)
+    asked = sorted({k for k in first[:2000:100]} | {max(first, key=lambda k: len(rows_of[k]))})
+    assert all(k >= 0 for k in asked), "shard 0 of 2: the top bit clear"
+    log.clear()
+    lookups = fm._BaselineLookups(spark, layout, log)
+    unsigned = pa.array(asked, pa.int64()).cast(pa.uint64())
+    cap = 3
+    answer = lookups.key_rows(unsigned, cap)
+    assert log == [f"key_rows: {len(asked)} keys, {1 + len(shards[1]) + len(shards[2])} of "
+                   f"{sum(map(len, shards))} shard files read"]
+    got = collections.defaultdict(set)
+    for k, r in zip(answer.column("key").cast(pa.int64()).to_pylist(), answer.column("row").to_pylist()):
+        got[k].add(r)
+    want = {k: (rows_of[k] if len(rows_of[k]) <= cap else {None}) for k in asked}
+    assert dict(got) == want
+    assert {None} in want.values() and any(len(v) > 1 for v in want.values() if v != {None})
+
+
 KILLED_DRIVER = """
 import sys
 from pyspark.sql import SparkSession
