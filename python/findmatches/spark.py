@@ -37,6 +37,7 @@ for it (only the key shards the new records' keys fall in).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -147,6 +148,22 @@ def _gids_frame(spark, gids: Sequence[int]):
 DRIVER_EDGES = 10_000_000
 
 
+@contextlib.contextmanager
+def _arrow_transfer(spark):
+    """While in it, driver-side tables become DataFrames through Arrow, not
+    row by row (``spark.sql.execution.arrow.pyspark.enabled``, restored after)."""
+    arrow = "spark.sql.execution.arrow.pyspark.enabled"
+    before = spark.conf.get(arrow, None)
+    spark.conf.set(arrow, "true")
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(arrow)
+        else:
+            spark.conf.set(arrow, before)
+
+
 def dedup(
     df,
     model: Model,
@@ -222,19 +239,14 @@ def incremental(
     spark_lookups = None
     if all(s["key_shards"] > 0 for s in layout["segments"]):
         spark_lookups = _BaselineLookups(spark, layout, lookups)
-    out = base._inner.incremental(
-        _to_arrow(new_df), allow_merges, dry_run, force, name, wait, spark_lookups
-    )
-    if out is None:
-        return None
-    return _frame(spark, out)
+    with _arrow_transfer(spark):
+        out = base._inner.incremental(_to_arrow(new_df), allow_merges, dry_run, force, name, wait, spark_lookups)
+        return None if out is None else _frame(spark, out)
 
 
 class _BaselineLookups:
     """The baseline lookups of an incremental run (see ``findmatches::baseline::BaselineLookups``),
-    answered by Spark over the baseline's Parquet files."""
-
-    ROW = "__fm_row"
+    answered by Spark tasks over the baseline's Parquet files."""
 
     def __init__(self, spark, layout: dict, log: Optional[list]):
         self.spark = spark
@@ -243,28 +255,66 @@ class _BaselineLookups:
 
     def key_rows(self, keys: pa.Array, cap: int) -> pa.Table:
         """Each baseline row holding one of ``keys`` (a null row for a key
-        more than ``cap`` rows hold), reading only the shards they fall in."""
-        import numpy as np
-        from pyspark.sql import functions as F
+        more than ``cap`` rows of a shard hold), reading only the shards
+        they fall in: one task per shard file, which searches its sorted
+        keys for those asked."""
+        import time
 
-        keys = keys.to_numpy(zero_copy_only=False).astype(np.uint64)
+        import numpy as np
+
+        clock = time.perf_counter()
+        keys = np.sort(keys.to_numpy(zero_copy_only=False).astype(np.uint64))
         files = []
         total = 0
         for segment in self.layout["segments"]:
             shards = segment["shards"]
             total += len(shards)
             bits = len(shards).bit_length() - 1
-            touched = np.unique(keys >> np.uint64(64 - bits)) if bits else np.zeros(1, dtype=np.uint64)
-            files.extend(shards[int(s)] for s in touched)
-        self.log.append(f"key_rows: {len(keys)} keys, {len(files)} of {total} shard files read")
-        if len(keys) == 0:
-            return pa.table({"key": pa.array([], pa.uint64()), "row": pa.array([], pa.uint32())})
-        asked = self._frame(pa.table({"key": pa.array(keys.view(np.int64))}))
-        hits = self.spark.read.parquet(*files).join(F.broadcast(asked), "key")
-        counts = hits.groupBy("key").agg(F.count(F.lit(1)).alias("n"))
-        found = hits.join(counts.where(F.col("n") <= cap), "key").select("key", "row")
-        common = counts.where(F.col("n") > cap).select("key", F.lit(None).cast("long").alias("row"))
-        table = _to_arrow(found.unionByName(common))
+            touched = np.unique(keys >> np.uint64(64 - bits)) if bits and len(keys) else range(min(len(keys), 1))
+            files.extend((shards[int(s)], bits, int(s)) for s in touched)
+        empty = pa.table({"key": pa.array([], pa.uint64()), "row": pa.array([], pa.uint32())})
+        if not files:
+            return empty
+        asked = self.spark.sparkContext.broadcast(keys)
+
+        def search(batches):
+            import pyarrow.parquet as pq
+
+            for batch in batches:
+                for path, bits, shard in zip(*(batch.column(i).to_pylist() for i in range(3))):
+                    mine = asked.value
+                    if bits:
+                        lo = np.searchsorted(mine, np.uint64(shard) << np.uint64(64 - bits))
+                        hi = np.searchsorted(mine, np.uint64(shard + 1) << np.uint64(64 - bits)) if shard + 1 < 1 << bits else len(mine)
+                        mine = mine[lo:hi]
+                    stored = pq.read_table(path)
+                    at = stored.column("key").to_numpy().view(np.uint64)
+                    start = np.searchsorted(at, mine, "left")
+                    counts = np.searchsorted(at, mine, "right") - start
+                    small = (counts > 0) & (counts <= cap)
+                    n = counts[small]
+                    # Every row of each key held by 1..=cap rows, then one null per key held by more.
+                    index = np.repeat(start[small] - (np.cumsum(n) - n), n) + np.arange(n.sum())
+                    common = mine[counts > cap]
+                    rows = stored.column("row").to_numpy()
+                    yield pa.RecordBatch.from_arrays(
+                        [
+                            pa.array(np.concatenate([np.repeat(mine[small], n), common]).view(np.int64)),
+                            pa.concat_arrays([pa.array(rows[index]), pa.nulls(len(common), pa.int64())]),
+                        ],
+                        names=["key", "row"],
+                    )
+
+        tasks = self.spark.createDataFrame(files, "path string, bits int, shard int")
+        tasks = tasks.repartition(min(len(files), 4 * self.spark.sparkContext.defaultParallelism))
+        table = _to_arrow(tasks.mapInArrow(search, "key long, row long"))
+        asked.unpersist()
+        self.log.append(
+            f"key_rows: {len(keys)} keys, {len(files)} of {total} shard files read, "
+            f"{table.num_rows} rows found, {time.perf_counter() - clock:.1f} s"
+        )
+        if table.num_rows == 0:
+            return empty
         return pa.table(
             {
                 "key": table.column("key").cast(pa.int64()).to_numpy().view(np.uint64),
@@ -272,56 +322,73 @@ class _BaselineLookups:
             }
         )
 
-    def _records(self):
-        """Every baseline record with its row and current match_id."""
-        from functools import reduce
-
-        from pyspark.sql import functions as F
-
-        parts = []
-        for segment in self.layout["segments"]:
-            df = self.spark.read.parquet(segment["records"])
-            parts.append(
-                df.select(
-                    *[F.col(f"`{c}`") for c in self.layout["columns"]],
-                    F.col(MATCH_ID).cast("long").alias(MATCH_ID),
-                    (F.col("_metadata.row_index") + F.lit(segment["first_row"])).alias(self.ROW),
-                )
-            )
-        records = reduce(lambda a, b: a.unionByName(b), parts)
-        if self.layout["merges"]:
-            import pandas as pd
-
-            merged = self.spark.createDataFrame(
-                pd.DataFrame(self.layout["merges"], columns=[MATCH_ID, "__fm_now"], dtype="int64")
-            )
-            records = (
-                records.join(F.broadcast(merged), MATCH_ID, "left")
-                .withColumn(MATCH_ID, F.coalesce(F.col("__fm_now"), F.col(MATCH_ID)))
-                .drop("__fm_now")
-            )
-        return records
-
     def clusters(self, rows: pa.Array) -> pa.Table:
-        """The records at ``rows`` and every other member of their clusters."""
-        from pyspark.sql import functions as F
+        """The records at ``rows`` and every other member of their clusters:
+        one task per generation finds the clusters of the rows it holds, then
+        one per generation reads their members."""
+        import time
 
-        records = self._records()
-        asked = self._frame(pa.table({self.ROW: rows.cast(pa.int64())}))
-        ids = records.join(F.broadcast(asked), self.ROW).select(MATCH_ID).distinct()
-        table = _to_arrow(records.join(F.broadcast(ids), MATCH_ID, "left_semi"))
-        self.log.append(f"clusters: {len(rows)} rows asked, {table.num_rows} records read")
-        columns = {c: table.column(c).cast(pa.string()) for c in self.layout["columns"]}
+        import numpy as np
+
+        clock = time.perf_counter()
+        segments = [(s["records"], s["first_row"], s["rows"]) for s in self.layout["segments"]]
+        asked = self.spark.sparkContext.broadcast(np.sort(rows.to_numpy(zero_copy_only=False).astype(np.int64)))
+
+        def ids_of_asked(batches):
+            import pyarrow.parquet as pq
+
+            for batch in batches:
+                for path, first, count in zip(*(batch.column(i).to_pylist() for i in range(3))):
+                    mine = asked.value
+                    mine = mine[np.searchsorted(mine, first) : np.searchsorted(mine, first + count)] - first
+                    ids = pq.read_table(path, columns=[MATCH_ID]).column(MATCH_ID).to_numpy()[mine]
+                    yield pa.RecordBatch.from_arrays([pa.array(np.unique(ids).astype(np.int64))], names=["id"])
+
+        tasks = self.spark.createDataFrame(segments, "path string, first long, count long")
+        tasks = tasks.repartition(len(segments))
+        stored = set(_to_arrow(tasks.mapInArrow(ids_of_asked, "id long")).column("id").to_pylist())
+        # The stored ids standing for the same clusters now, merges applied.
+        now = dict(self.layout["merges"])
+        clusters = {now.get(i, i) for i in stored}
+        wanted = self.spark.sparkContext.broadcast(
+            (np.array(sorted(clusters | {a for a, kept in now.items() if kept in clusters}), dtype=np.uint64), now)
+        )
+        columns = self.layout["columns"]
+
+        def members(batches):
+            import pyarrow.compute as pc
+            import pyarrow.parquet as pq
+
+            ids, merged = wanted.value
+            for batch in batches:
+                for path, first, _ in zip(*(batch.column(i).to_pylist() for i in range(3))):
+                    table = pq.read_table(path)
+                    keep = pc.is_in(table.column(MATCH_ID), pa.array(ids))
+                    at = np.flatnonzero(keep.to_numpy(zero_copy_only=False))
+                    found = table.take(at)
+                    current = found.column(MATCH_ID).combine_chunks()
+                    if merged:
+                        current = pa.array([merged.get(i, i) for i in current.to_pylist()], pa.uint64())
+                    yield pa.RecordBatch.from_arrays(
+                        [pa.array(at + first), current.cast(pa.int64())]
+                        + [found.column(c).cast(pa.string()).combine_chunks() for c in columns],
+                        names=["row", MATCH_ID, *columns],
+                    )
+
+        schema = pa.schema([("row", pa.int64()), (MATCH_ID, pa.int64()), *[(c, pa.string()) for c in columns]])
+        table = _to_arrow(tasks.mapInArrow(members, _spark_schema(schema)))
+        asked.unpersist()
+        wanted.unpersist()
+        self.log.append(
+            f"clusters: {len(rows)} rows asked, {table.num_rows} records read, {time.perf_counter() - clock:.1f} s"
+        )
         return pa.table(
             {
-                "row": table.column(self.ROW).cast(pa.uint32()),
+                "row": table.column("row").cast(pa.uint32()),
                 MATCH_ID: table.column(MATCH_ID).cast(pa.uint64()),
-                **columns,
+                **{c: table.column(c) for c in columns},
             }
         )
-
-    def _frame(self, table: pa.Table):
-        return self.spark.createDataFrame(table.to_pandas(), _spark_schema(table.schema))
 
 
 def _frame(spark, table: pa.Table):
@@ -407,17 +474,10 @@ class _Run:
         return df.withColumn(GID, gid).withColumn(SOURCE, F.lit(source).cast("int"))
 
     def output(self):
-        # Driver-side tables become DataFrames through Arrow, not row by row.
-        arrow = "spark.sql.execution.arrow.pyspark.enabled"
-        before = self.spark.conf.get(arrow, None)
-        self.spark.conf.set(arrow, "true")
         try:
-            return self._output()
+            with _arrow_transfer(self.spark):
+                return self._output()
         finally:
-            if before is None:
-                self.spark.conf.unset(arrow)
-            else:
-                self.spark.conf.set(arrow, before)
             for df in self.cached:
                 df.unpersist()
             shutil.rmtree(self.tmp, ignore_errors=True)

@@ -4,7 +4,9 @@
 //!
 //! - `key_rows(keys: pa.Array[uint64], cap: int) -> pa.Table` with columns
 //!   `key` (uint64) and `row` (uint32): each baseline row holding a key,
-//!   and one row null for a key more than `cap` rows hold;
+//!   and a null row for a key more than `cap` rows hold (the answer may
+//!   come in parts: a key with more than `cap` rows in all, or a null
+//!   among them, is too common);
 //! - `clusters(rows: pa.Array[uint32]) -> pa.Table` with `row`,
 //!   `match_id` (current, merges applied) and the baseline's stored
 //!   columns: the rows asked for and every other member of their clusters.
@@ -96,8 +98,14 @@ impl BaselineLookups for PyLookups<'_> {
                 (None, false) => {}
             }
         }
-        for list in answers.iter_mut().flatten() {
-            list.sort_unstable();
+        // A key's rows may come in parts (a shard per generation): past
+        // the cap in all, it is too common to block on.
+        for answer in answers.iter_mut() {
+            match answer {
+                Some(list) if list.len() > cap => *answer = None,
+                Some(list) => list.sort_unstable(),
+                None => {}
+            }
         }
         Ok(answers)
     }

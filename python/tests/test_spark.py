@@ -238,13 +238,18 @@ def test_incremental_through_key_shards_equals_the_python_api(spark, tmp_path, b
     unsigned = pa.array(asked, pa.int64()).cast(pa.uint64())
     cap = 3
     answer = lookups.key_rows(unsigned, cap)
-    assert log == [f"key_rows: {len(asked)} keys, {1 + len(shards[1]) + len(shards[2])} of "
-                   f"{sum(map(len, shards))} shard files read"]
+    assert len(log) == 1 and log[0].startswith(
+        f"key_rows: {len(asked)} keys, {1 + len(shards[1]) + len(shards[2])} of {sum(map(len, shards))} shard files read"
+    ), log
     got = collections.defaultdict(set)
     for k, r in zip(answer.column("key").cast(pa.int64()).to_pylist(), answer.column("row").to_pylist()):
         got[k].add(r)
+    # As the Rust side reads the answer, which may come in parts (a shard
+    # per generation): a null among a key's rows, or more than cap of them,
+    # is a key too common to block on.
+    got = {k: {None} if None in v or len(v) > cap else v for k, v in got.items()}
     want = {k: (rows_of[k] if len(rows_of[k]) <= cap else {None}) for k in asked}
-    assert dict(got) == want
+    assert got == {k: v for k, v in want.items() if v}
     assert {None} in want.values() and any(len(v) > 1 for v in want.values() if v != {None})
 
 
