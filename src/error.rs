@@ -289,12 +289,14 @@ impl Error {
 
 /// Read a versioned JSON file (model, manifest): check its
 /// `format_version` before anything else, so an older or newer file gets a
-/// version error rather than a parse error, then parse it. `what` names
-/// the kind of file in messages. (Parsing straight from text keeps every
+/// version error rather than a parse error, then parse it: versions
+/// `oldest` to `expected` (this build's) are read. `what` names the kind
+/// of file in messages. (Parsing straight from text keeps every
 /// float bit-exact, which fingerprints need.)
 pub fn parse_versioned<T: serde::de::DeserializeOwned>(
     text: &str,
     path: &Path,
+    oldest: u32,
     expected: u32,
     what: &str,
 ) -> Result<T> {
@@ -305,7 +307,7 @@ pub fn parse_versioned<T: serde::de::DeserializeOwned>(
     let header: Header =
         serde_json::from_str(text).map_err(|e| Error::corrupt(path, format!("not a {what} ({e})")))?;
     match header.format_version {
-        Some(v) if v == expected as u64 => {}
+        Some(v) if (oldest as u64..=expected as u64).contains(&v) => {}
         Some(found) => {
             return Err(ErrorKind::UnsupportedVersion {
                 path: path.to_path_buf(),

@@ -473,8 +473,13 @@ impl MatchModel {
 
     /// Parse and check a model; `path` names it in errors.
     pub fn from_json(text: &str, path: &Path) -> Result<MatchModel> {
-        let model: MatchModel =
-            crate::error::parse_versioned(text, path, MODEL_FORMAT_VERSION, "model file")?;
+        let model: MatchModel = crate::error::parse_versioned(
+            text,
+            path,
+            MODEL_FORMAT_VERSION,
+            MODEL_FORMAT_VERSION,
+            "model file",
+        )?;
         model.definition.validate(path)?;
         if model.weights.len() != model.features.len() || model.fingerprint != model.compute_fingerprint() {
             return Err(Error::corrupt(path, "fingerprint does not match the content (edited or damaged)"));

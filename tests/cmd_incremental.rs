@@ -482,3 +482,37 @@ fn key_shards_hold_each_generations_keys_for_spark() {
     }
     assert!(entries.len() > 5 * keys.len(), "{} entries for {} records", entries.len(), keys.len());
 }
+
+#[test]
+fn a_baseline_of_format_2_is_read_and_gains_key_shards_at_its_next_commit() {
+    use findmatches::baseline::{shards, BASELINE_FORMAT_VERSION};
+    let wd = Workdir::new();
+    split(&wd, "300");
+    wd.ok(&words("dedup -q --input base.csv -o base_out.csv --baseline fm"));
+    // As a build before key shards wrote it: version 2, no shards.
+    let path = wd.path("fm").join(MANIFEST_FILE);
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    manifest["format_version"] = 2.into();
+    let segment = &mut manifest["segments"][0];
+    segment.as_object_mut().unwrap().remove("key_shards");
+    let files = segment["files"].as_array_mut().unwrap();
+    files.retain(|f| !f["name"].as_str().unwrap().starts_with("g000001.keys/"));
+    std::fs::write(&path, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+    std::fs::remove_dir_all(wd.path("fm/g000001.keys")).unwrap();
+    wd.ok(&words("baseline verify fm"));
+    wd.ok(&words("incremental -q --baseline fm --input inc1.csv -o out1.csv"));
+    let baseline = Baseline::open(&wd.path("fm")).unwrap();
+    let manifest = baseline.manifest();
+    assert_eq!(manifest.format_version, BASELINE_FORMAT_VERSION);
+    let shards: Vec<u32> = manifest.segments.iter().map(|s| s.key_shards).collect();
+    assert_eq!(shards, [0, 1]);
+    assert!(manifest.segments[1].dir(shards::SHARDS_SUFFIX).is_some());
+    wd.ok(&words("baseline verify fm"));
+    // A newer format than this build's is refused in one line.
+    let text =
+        std::fs::read_to_string(&path).unwrap().replace("\"format_version\": 3", "\"format_version\": 4");
+    std::fs::write(&path, text).unwrap();
+    let err = wd.fails(&words("incremental -q --baseline fm --input inc2.csv -o out2.csv"), 1);
+    assert!(err.contains("baseline manifest format version 4; this findmatches reads version 3"), "{err}");
+}

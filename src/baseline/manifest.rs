@@ -10,8 +10,12 @@ use crate::error::Result;
 
 /// The manifest's file name in a baseline directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
-/// The baseline format this build reads and writes.
-pub const BASELINE_FORMAT_VERSION: u32 = 2;
+/// The baseline format this build writes. Version 3 added key shards;
+/// a version 2 baseline is read (its generations have none) and written
+/// as version 3 at its next commit.
+pub const BASELINE_FORMAT_VERSION: u32 = 3;
+/// The oldest baseline format this build reads.
+pub const OLDEST_BASELINE_FORMAT: u32 = 2;
 
 /// A file of a segment, with what it should be.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,7 +106,13 @@ pub struct Manifest {
 impl Manifest {
     /// Parse a manifest; `path` names it in errors.
     pub fn from_json(text: &str, path: &Path) -> Result<Manifest> {
-        crate::error::parse_versioned(text, path, BASELINE_FORMAT_VERSION, "baseline manifest")
+        crate::error::parse_versioned(
+            text,
+            path,
+            OLDEST_BASELINE_FORMAT,
+            BASELINE_FORMAT_VERSION,
+            "baseline manifest",
+        )
     }
 
     /// The manifest as pretty JSON with a final newline.
@@ -130,9 +140,11 @@ mod tests {
         let err = Manifest::from_json(r#"{"format_version": 99}"#, path).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "manifest.json: baseline manifest format version 99; this findmatches reads version 2"
+            "manifest.json: baseline manifest format version 99; this findmatches reads version 3"
         );
-        let err = Manifest::from_json(r#"{"format_version": 1, "generation": 3"#, path).unwrap_err();
+        let err = Manifest::from_json(r#"{"format_version": 1}"#, path).unwrap_err();
+        assert!(err.to_string().contains("format version 1;"), "{err}");
+        let err = Manifest::from_json(r#"{"format_version": 2, "generation": 3"#, path).unwrap_err();
         assert!(err.to_string().starts_with("manifest.json: corrupt"), "{err}");
     }
 

@@ -448,6 +448,7 @@ impl Baseline {
         sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
 
         let mut next = self.manifest.clone();
+        next.format_version = BASELINE_FORMAT_VERSION;
         next.generation = generation;
         next.segments.push(Segment {
             generation,
