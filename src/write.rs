@@ -30,8 +30,11 @@ pub fn write_batch(path: &Path, batch: &RecordBatch, format: Option<Format>) -> 
 fn write_to<W: Write + Send>(w: &mut W, path: &Path, batch: &RecordBatch, format: Format) -> Result<()> {
     match format {
         Format::Parquet => {
+            // Row groups of 128k rows: a reader (a Spark task, a baseline
+            // lookup) can take a part of a large file.
             let properties = parquet::file::properties::WriterProperties::builder()
                 .set_compression(parquet::basic::Compression::SNAPPY)
+                .set_max_row_group_row_count(Some(1 << 17))
                 .build();
             let mut writer = parquet::arrow::ArrowWriter::try_new(w, batch.schema(), Some(properties))
                 .map_err(|e| Error::data(path, Default::default(), e.to_string()))?;

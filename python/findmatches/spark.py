@@ -305,8 +305,7 @@ class _BaselineLookups:
                         names=["key", "row"],
                     )
 
-        tasks = self.spark.createDataFrame(files, "path string, bits int, shard int")
-        tasks = tasks.repartition(min(len(files), 4 * self.spark.sparkContext.defaultParallelism))
+        tasks = self._tasks(files, "path string, bits int, shard int")
         table = _to_arrow(tasks.mapInArrow(search, "key long, row long"))
         asked.unpersist()
         self.log.append(
@@ -324,29 +323,41 @@ class _BaselineLookups:
 
     def clusters(self, rows: pa.Array) -> pa.Table:
         """The records at ``rows`` and every other member of their clusters:
-        one task per generation finds the clusters of the rows it holds, then
-        one per generation reads their members."""
+        one task per row group of the records that holds asked rows finds
+        their clusters, then one per row group reads their members."""
         import time
 
         import numpy as np
+        import pyarrow.parquet as pq
 
         clock = time.perf_counter()
-        segments = [(s["records"], s["first_row"], s["rows"]) for s in self.layout["segments"]]
-        asked = self.spark.sparkContext.broadcast(np.sort(rows.to_numpy(zero_copy_only=False).astype(np.int64)))
+        asked = np.sort(rows.to_numpy(zero_copy_only=False).astype(np.int64))
+        groups = []
+        for segment in self.layout["segments"]:
+            meta = pq.ParquetFile(segment["records"]).metadata
+            first = segment["first_row"]
+            for g in range(meta.num_row_groups):
+                count = meta.row_group(g).num_rows
+                groups.append((segment["records"], g, first, count))
+                first += count
+
+        def holding_asked(group):
+            _, _, first, count = group
+            return np.searchsorted(asked, first + count) > np.searchsorted(asked, first)
+
+        shipped = self.spark.sparkContext.broadcast(asked)
 
         def ids_of_asked(batches):
-            import pyarrow.parquet as pq
-
             for batch in batches:
-                for path, first, count in zip(*(batch.column(i).to_pylist() for i in range(3))):
-                    mine = asked.value
+                for path, g, first, count in zip(*(batch.column(i).to_pylist() for i in range(4))):
+                    mine = shipped.value
                     mine = mine[np.searchsorted(mine, first) : np.searchsorted(mine, first + count)] - first
-                    ids = pq.read_table(path, columns=[MATCH_ID]).column(MATCH_ID).to_numpy()[mine]
+                    group = pq.ParquetFile(path).read_row_group(g, columns=[MATCH_ID])
+                    ids = group.column(MATCH_ID).to_numpy()[mine]
                     yield pa.RecordBatch.from_arrays([pa.array(np.unique(ids).astype(np.int64))], names=["id"])
 
-        tasks = self.spark.createDataFrame(segments, "path string, first long, count long")
-        tasks = tasks.repartition(len(segments))
-        stored = set(_to_arrow(tasks.mapInArrow(ids_of_asked, "id long")).column("id").to_pylist())
+        holding = [g for g in groups if holding_asked(g)]
+        stored = set(_to_arrow(self._tasks(holding).mapInArrow(ids_of_asked, "id long")).column("id").to_pylist())
         # The stored ids standing for the same clusters now, merges applied.
         now = dict(self.layout["merges"])
         clusters = {now.get(i, i) for i in stored}
@@ -354,18 +365,20 @@ class _BaselineLookups:
             (np.array(sorted(clusters | {a for a, kept in now.items() if kept in clusters}), dtype=np.uint64), now)
         )
         columns = self.layout["columns"]
+        schema = pa.schema([("row", pa.int64()), (MATCH_ID, pa.int64()), *[(c, pa.string()) for c in columns]])
 
         def members(batches):
             import pyarrow.compute as pc
-            import pyarrow.parquet as pq
 
             ids, merged = wanted.value
             for batch in batches:
-                for path, first, _ in zip(*(batch.column(i).to_pylist() for i in range(3))):
-                    table = pq.read_table(path)
-                    keep = pc.is_in(table.column(MATCH_ID), pa.array(ids))
+                for path, g, first, _ in zip(*(batch.column(i).to_pylist() for i in range(4))):
+                    file = pq.ParquetFile(path)
+                    keep = pc.is_in(file.read_row_group(g, columns=[MATCH_ID]).column(MATCH_ID), pa.array(ids))
                     at = np.flatnonzero(keep.to_numpy(zero_copy_only=False))
-                    found = table.take(at)
+                    if len(at) == 0:
+                        continue
+                    found = file.read_row_group(g).take(at)
                     current = found.column(MATCH_ID).combine_chunks()
                     if merged:
                         current = pa.array([merged.get(i, i) for i in current.to_pylist()], pa.uint64())
@@ -375,9 +388,11 @@ class _BaselineLookups:
                         names=["row", MATCH_ID, *columns],
                     )
 
-        schema = pa.schema([("row", pa.int64()), (MATCH_ID, pa.int64()), *[(c, pa.string()) for c in columns]])
-        table = _to_arrow(tasks.mapInArrow(members, _spark_schema(schema)))
-        asked.unpersist()
+        if clusters:
+            table = _to_arrow(self._tasks(groups).mapInArrow(members, _spark_schema(schema)))
+        else:
+            table = schema.empty_table()
+        shipped.unpersist()
         wanted.unpersist()
         self.log.append(
             f"clusters: {len(rows)} rows asked, {table.num_rows} records read, {time.perf_counter() - clock:.1f} s"
@@ -389,6 +404,12 @@ class _BaselineLookups:
                 **{c: table.column(c) for c in columns},
             }
         )
+
+    def _tasks(self, parts: list, schema: str = "path string, part int, first long, count long"):
+        """One row per part of a file to read (by default: path, row group,
+        its first row, its rows), spread over the tasks."""
+        tasks = self.spark.createDataFrame(parts, schema)
+        return tasks.repartition(max(1, min(len(parts), 4 * self.spark.sparkContext.defaultParallelism)))
 
 
 def _frame(spark, table: pa.Table):
