@@ -253,6 +253,30 @@ def test_incremental_through_key_shards_equals_the_python_api(spark, tmp_path, b
     assert {None} in want.values() and any(len(v) > 1 for v in want.values() if v != {None})
 
 
+def test_a_baseline_from_before_key_shards_is_read_on_the_drivers_disk(spark, tmp_path):
+    import json
+    import shutil
+
+    model = findmatches.Model.bundled()
+    findmatches.Baseline.create(tmp_path / "base", model, read(DATA / "customers.csv"))
+    # As a build before key shards wrote it: format 2, no shards.
+    manifest = json.loads((tmp_path / "base" / "manifest.json").read_text())
+    manifest["format_version"] = 2
+    for segment in manifest["segments"]:
+        segment.pop("key_shards")
+        segment["files"] = [f for f in segment["files"] if ".keys/" not in f["name"]]
+    (tmp_path / "base" / "manifest.json").write_text(json.dumps(manifest))
+    shutil.rmtree(tmp_path / "base" / "g000001.keys")
+    shutil.copytree(tmp_path / "base", tmp_path / "copy")
+    new = DATA / "prospects_2026_01.csv"
+    log = []
+    out = fm.incremental(frame(spark, new), tmp_path / "base", lookups=log)
+    assert log == [], "Spark looked up shards the baseline does not have"
+    assert_same(out, findmatches.Baseline.open(tmp_path / "copy").incremental(read(new)), "customer_id")
+    layout = findmatches.Baseline.open(tmp_path / "base")._inner.layout()
+    assert [s["key_shards"] for s in layout["segments"]] == [0, 1], "the new generation has shards"
+
+
 KILLED_DRIVER = """
 import sys
 from pyspark.sql import SparkSession
