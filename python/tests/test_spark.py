@@ -58,7 +58,6 @@ def frame(spark, path: Path, parts: int = 1):
 
 
 def by_key(table: pa.Table, key: str, *extra: str) -> dict:
-    names = table.column_names
     rows = table.to_pylist()
     return {tuple(r[c] for c in (*extra, key)): (r["match_id"], round(r["match_confidence_score"], 4)) for r in rows}
 
