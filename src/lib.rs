@@ -68,6 +68,7 @@ pub mod names;
 pub mod normalize;
 pub mod read;
 pub mod record;
+pub mod report;
 pub mod resources;
 pub mod review;
 pub mod rng;

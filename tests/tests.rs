@@ -11,6 +11,7 @@ mod cmd_formats;
 mod cmd_hardening;
 mod cmd_incremental;
 mod cmd_kill;
+mod cmd_report;
 mod cmd_review;
 mod cmd_train_link;
 mod distributed;

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use findmatches::baseline::{file_sha256, Baseline, Processed};
+use findmatches::report::RunReport;
 use findmatches::{matcher, write, Matcher};
 
 use super::{progress::Bar, Global};
@@ -32,6 +33,11 @@ pub struct Args {
     pairs: Option<PathBuf>,
     #[command(flatten)]
     out: super::OutputArgs,
+    /// Also write an HTML report of the run here: figures, cluster sizes,
+    /// the scores around the threshold, and the weakest matches side by
+    /// side. One self-contained file.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
     /// Also keep the clustered records as a baseline in this directory, for
     /// `findmatches incremental`.
     #[arg(long, value_name = "DIR")]
@@ -45,6 +51,9 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     args.out.check(global)?;
     if let Some(pairs) = &args.pairs {
         super::check_output(pairs)?;
+    }
+    if let Some(report) = &args.report {
+        super::check_report(report)?;
     }
     args.bad_rows.check()?;
     global.fits(&[&args.input])?;
@@ -69,6 +78,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         }
     }
     let matcher_model = model.clone();
+    let report_model = args.report.as_ref().map(|_| model.clone());
     let bar = Bar::new(global.quiet);
     let output = Matcher::new(model, &bar).dedup(&table)?;
     bar.finish();
@@ -76,6 +86,11 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     args.out.write(&batch)?;
     if let Some(path) = &args.pairs {
         write::write_batch(path, &matcher::pairs_batch(&output.records, &output.pairs)?, None)?;
+    }
+    if let (Some(path), Some(model)) = (&args.report, &report_model) {
+        let title = args.input.display().to_string();
+        let report = RunReport::of_dedup(&title, &table, model, &output)?;
+        report.write(path, output.pairs.iter().map(|p| p.score))?;
     }
     if let Some(dir) = &args.baseline {
         let name = args.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

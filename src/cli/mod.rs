@@ -311,6 +311,17 @@ pub fn check_output(path: &Path) -> anyhow::Result<()> {
     check_writable(path)
 }
 
+/// Check a report path before the run: an .html file in a writable place.
+pub fn check_report(path: &Path) -> anyhow::Result<()> {
+    let html = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("html"));
+    if !html {
+        return Err(
+            findmatches::Error::usage(format!("{}: a report must end in .html", path.display())).into()
+        );
+    }
+    check_writable(path)
+}
+
 fn check_writable(path: &Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.is_dir() {
