@@ -183,4 +183,4 @@ findmatches.Baseline.open(sys.argv[1]).incremental(table)
 def test_a_python_process_killed_mid_run_leaves_the_old_or_the_new_generation(tmp_path, baseline_and_new):
     # Then a stale lock is recovered, and a table folded in is not folded
     # in twice.
-    kill_trials(tmp_path, KILLED_RUN, [0.3 + 0.08 * i for i in range(12)], rerun=True)
+    kill_trials(tmp_path, KILLED_RUN, [0.3 + 0.09 * i for i in range(12)], rerun=True)
