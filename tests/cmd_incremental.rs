@@ -435,7 +435,6 @@ fn enforced_labels_hold_in_incremental_runs() {
 
 #[test]
 fn key_shards_hold_each_generations_keys_for_spark() {
-    use arrow_array::{Array, Int64Array};
     use findmatches::baseline::{primary_key_hash, shards};
     let wd = Workdir::new();
     split(&wd, "600");
@@ -446,29 +445,15 @@ fn key_shards_hold_each_generations_keys_for_spark() {
     for segment in &baseline.manifest().segments {
         let dir = segment.dir(shards::SHARDS_SUFFIX).unwrap();
         assert_eq!(dir, format!("g{:06}.keys", segment.generation));
-        let files: Vec<&str> =
-            segment.files.iter().filter_map(|f| f.name.strip_prefix(&format!("{dir}/"))).collect();
+        let files = segment.dir_files(shards::SHARDS_SUFFIX);
         assert_eq!(files.len(), segment.key_shards as usize);
         for (shard, file) in files.iter().enumerate() {
-            assert_eq!(*file, shards::shard_file(shard));
-            let table = findmatches::read::Table::read(&wd.path("fm").join(dir).join(file)).unwrap();
-            let column = |name: &str| -> Int64Array {
-                table
-                    .batch()
-                    .column_by_name(name)
-                    .unwrap()
-                    .as_any()
-                    .downcast_ref::<Int64Array>()
-                    .unwrap()
-                    .clone()
-            };
-            let (keys, rows) = (column("key"), column("row"));
-            assert!(keys.null_count() == 0 && rows.null_count() == 0);
-            for (&key, &row) in keys.values().iter().zip(rows.values()) {
-                assert_eq!(shards::shard_of(key as u64, files.len()), shard);
+            assert_eq!(file.name, format!("{dir}/{}", shards::shard_file(shard)));
+            for (key, row) in shards::read(&wd.path("fm").join(&file.name)).unwrap() {
+                assert_eq!(shards::shard_of(key, files.len()), shard);
                 let row = row as u64;
                 assert!(row >= segment.first_row && row < segment.first_row + segment.rows, "row {row}");
-                entries.push((key as u64, row as u32));
+                entries.push((key, row as u32));
             }
         }
     }

@@ -264,17 +264,17 @@ class _BaselineLookups:
 
         clock = time.perf_counter()
         keys = np.sort(keys.to_numpy(zero_copy_only=False).astype(np.uint64))
+        empty = pa.table({"key": pa.array([], pa.uint64()), "row": pa.array([], pa.uint32())})
+        if len(keys) == 0:
+            return empty
         files = []
         total = 0
         for segment in self.layout["segments"]:
             shards = segment["shards"]
             total += len(shards)
             bits = len(shards).bit_length() - 1
-            touched = np.unique(keys >> np.uint64(64 - bits)) if bits and len(keys) else range(min(len(keys), 1))
+            touched = np.unique(keys >> np.uint64(64 - bits)) if bits else [0]
             files.extend((shards[int(s)], bits, int(s)) for s in touched)
-        empty = pa.table({"key": pa.array([], pa.uint64()), "row": pa.array([], pa.uint32())})
-        if not files:
-            return empty
         asked = self.spark.sparkContext.broadcast(keys)
 
         def search(batches):

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use arrow_pyarrow::PyArrowType;
-use findmatches::baseline::{shards, table_sha256, Baseline, Processed};
+use findmatches::baseline::{shards, table_sha256, Baseline, Processed, RECORDS_SUFFIX};
 use findmatches::incremental::{self, Session};
 use findmatches::labels::Labels;
 use findmatches::matcher::{self, Matcher, NoProgress};
@@ -412,16 +412,9 @@ impl PyBaseline {
         let segments = PyList::empty(py);
         for segment in &manifest.segments {
             let path = |name: &str| self.dir.join(name).to_string_lossy().into_owned();
-            let records = segment.files.iter().find(|f| f.name.ends_with(".records.parquet"));
-            let shards: Vec<String> = match segment.dir(shards::SHARDS_SUFFIX) {
-                Some(dir) => segment
-                    .files
-                    .iter()
-                    .filter(|f| f.name.starts_with(&format!("{dir}/")))
-                    .map(|f| path(&f.name))
-                    .collect(),
-                None => Vec::new(),
-            };
+            let records = segment.file(RECORDS_SUFFIX);
+            let shards: Vec<String> =
+                segment.dir_files(shards::SHARDS_SUFFIX).iter().map(|f| path(&f.name)).collect();
             let entry = PyDict::new(py);
             entry.set_item("generation", segment.generation)?;
             entry.set_item("first_row", segment.first_row)?;

@@ -58,6 +58,19 @@ impl Segment {
             .iter()
             .find_map(|f| f.name.split_once('/').map(|(dir, _)| dir).filter(|d| d.ends_with(suffix)))
     }
+
+    /// The files of this segment's directory whose name ends with `suffix`
+    /// (its key shards: in shard order), as named in the manifest.
+    pub fn dir_files(&self, suffix: &str) -> Vec<&FileEntry> {
+        match self.dir(suffix) {
+            Some(dir) => self
+                .files
+                .iter()
+                .filter(|f| f.name.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/')))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
 }
 
 /// An input file folded into the baseline (a bookmark).

@@ -55,7 +55,8 @@ use store::{PairTable, RowStore};
 
 /// The model's file name in a baseline directory.
 pub const MODEL_FILE: &str = "model.json";
-const RECORDS_SUFFIX: &str = ".records.parquet";
+/// The suffix of a generation's records (Parquet).
+pub const RECORDS_SUFFIX: &str = ".records.parquet";
 const ROWS_SUFFIX: &str = ".rows.bin";
 const KEYS_SUFFIX: &str = ".keys.bin";
 const MEMBERS_SUFFIX: &str = ".members.bin";

@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding};
@@ -92,6 +92,21 @@ pub fn write(dir: &Path, pairs: &[(u64, u32)], shards: usize) -> Result<Vec<Stri
         .collect()
 }
 
+/// Read one shard file back: its (key, row) entries, in order.
+pub fn read(path: &Path) -> Result<Vec<(u64, u32)>> {
+    let table = crate::read::Table::read(path)?;
+    let column = |name: &str| {
+        table
+            .batch()
+            .column_by_name(name)
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+            .cloned()
+            .ok_or_else(|| Error::corrupt(path, format!("no int64 column {name}")))
+    };
+    let (keys, rows) = (column("key")?, column("row")?);
+    Ok(keys.values().iter().zip(rows.values()).map(|(&k, &r)| (k as u64, r as u32)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,23 +134,10 @@ mod tests {
         );
         let mut read = Vec::new();
         for (shard, name) in names.iter().enumerate() {
-            let table = crate::read::Table::read(&dir.path().join(name)).unwrap();
-            let column = |n: &str| {
-                table
-                    .batch()
-                    .column_by_name(n)
-                    .unwrap()
-                    .as_any()
-                    .downcast_ref::<Int64Array>()
-                    .unwrap()
-                    .clone()
-            };
-            let (keys, rows) = (column("key"), column("row"));
-            assert!(!keys.is_empty(), "1000 spread keys leave no shard of 4 empty");
-            for (k, r) in keys.values().iter().zip(rows.values()) {
-                assert_eq!(shard_of(*k as u64, 4), shard);
-                read.push((*k as u64, *r as u32));
-            }
+            let entries = super::read(&dir.path().join(name)).unwrap();
+            assert!(!entries.is_empty(), "1000 spread keys leave no shard of 4 empty");
+            assert!(entries.iter().all(|&(k, _)| shard_of(k, 4) == shard));
+            read.extend(entries);
         }
         assert_eq!(read, pairs, "the shards, in order, are the table");
     }
