@@ -76,15 +76,15 @@ fn dir_and_name(path: &Path) -> (&Path, &str) {
 /// when dropped unless persisted.
 fn temporary(path: &Path) -> Result<tempfile::NamedTempFile> {
     let (dir, name) = dir_and_name(path);
-    tempfile::Builder::new()
-        .prefix(&format!(".{name}.{}.", std::process::id()))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| {
-            let why =
-                format!("cannot create a file in {}: {}", dir.display(), std::io::Error::from(e.kind()));
-            Error::io(path, std::io::Error::new(e.kind(), why))
-        })
+    let mut builder = tempfile::Builder::new();
+    // As any new file: read-write for all, less the umask (a temporary
+    // file's default, owner only, would stay with the file it becomes).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder.prefix(&format!(".{name}.{}.", std::process::id())).suffix(".tmp").tempfile_in(dir).map_err(|e| {
+        let why = format!("cannot create a file in {}: {}", dir.display(), std::io::Error::from(e.kind()));
+        Error::io(path, std::io::Error::new(e.kind(), why))
+    })
 }
 
 /// Check, before any work, that `path` can be written: a temporary file
@@ -128,6 +128,19 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_written_atomically_has_the_permissions_of_any_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain.txt");
+        std::fs::write(&plain, "x").unwrap();
+        let atomic = dir.path().join("atomic.txt");
+        atomic_write(&atomic, |w| w.write_all(b"x").map_err(|e| Error::io(&atomic, e))).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&atomic), mode(&plain), "the umask's permissions, not the owner's only");
+    }
 
     #[test]
     fn failed_write_leaves_the_old_file() {
