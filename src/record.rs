@@ -319,6 +319,11 @@ impl TokenSets {
         &self.vocab[id as usize]
     }
 
+    /// How many distinct tokens there are (ids `0..vocabulary()`).
+    pub fn vocabulary(&self) -> u32 {
+        self.vocab.len() as u32
+    }
+
     /// How many records hold token `id`.
     pub fn df(&self, id: u32) -> u32 {
         self.df[id as usize]

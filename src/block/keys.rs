@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use super::Mode;
 use crate::cache::prefetch;
 use crate::config::{ColumnKind, TransformDef};
-use crate::record::{CandidatePair, RecordId, Records};
+use crate::record::{CandidatePair, Column, RecordId, Records};
 
 /// Names longer than this get no [`Recipe::Letters`] key.
 const MAX_LETTERS: usize = 32;
@@ -146,6 +146,95 @@ fn recipes(def: &TransformDef) -> Vec<Recipe> {
     recipes
 }
 
+/// Recipe `r`'s key of one word.
+fn word_key(r: usize, word: &str) -> u64 {
+    let mut h = KeyHasher::default();
+    h.write_u64(r as u64);
+    word.hash(&mut h);
+    h.finish()
+}
+
+/// Recipe `r`'s key of a name's letters in sorted order (none for names
+/// shorter than four letters or longer than [`MAX_LETTERS`]).
+fn letters_key(r: usize, name: &str) -> Option<u64> {
+    let v = name.as_bytes();
+    if v.len() < 4 || v.len() > MAX_LETTERS {
+        return None;
+    }
+    let mut letters = [0u8; MAX_LETTERS];
+    letters[..v.len()].copy_from_slice(v);
+    letters[..v.len()].sort_unstable();
+    let mut h = KeyHasher::default();
+    h.write_u64(r as u64);
+    letters[..v.len()].hash(&mut h);
+    Some(h.finish())
+}
+
+impl Part {
+    /// The part's value for record `id`, as a report shows it.
+    fn shown(self, records: &Records, id: RecordId) -> String {
+        let cols = records.columns();
+        match self {
+            Part::Value(c) => cols[c].value(id).to_string(),
+            Part::Code(c) => cols[c].code(id).to_string(),
+            Part::Codes(x, y) => {
+                let (a, b) = (cols[x].code(id), cols[y].code(id));
+                if a <= b {
+                    format!("{a} {b}")
+                } else {
+                    format!("{b} {a}")
+                }
+            }
+            Part::User(c) => cols[c].value(id).rsplit_once('@').map_or("", |(user, _)| user).to_string(),
+        }
+    }
+
+    /// What the part is, as a report names it.
+    fn name(self, records: &Records) -> String {
+        let col = |c: usize| records.columns()[c].name();
+        match self {
+            Part::Value(c) => col(c).to_string(),
+            Part::Code(c) => format!("{} code", col(c)),
+            Part::Codes(x, y) => format!("{} and {} codes", col(x), col(y)),
+            Part::User(c) => format!("{} user", col(c)),
+        }
+    }
+}
+
+impl Recipe {
+    /// What the recipe's keys are, as a report names them.
+    fn name(&self, records: &Records) -> String {
+        let col = |c: usize| records.columns()[c].name();
+        match self {
+            Recipe::Parts(parts) => parts.iter().map(|p| p.name(records)).collect::<Vec<_>>().join(" + "),
+            Recipe::Words(c) => format!("words of {}", col(*c)),
+            Recipe::Letters(cols) => {
+                format!("letters of {}", cols.iter().map(|&c| col(c)).collect::<Vec<_>>().join(", "))
+            }
+        }
+    }
+
+    /// Recipe `r`'s `key`, which record `id` has and `size` records
+    /// share, as a report shows it.
+    fn describe(&self, records: &Records, r: usize, key: u64, id: RecordId, size: usize) -> KeyBlock {
+        let value = match self {
+            Recipe::Parts(parts) => {
+                parts.iter().map(|p| p.shown(records, id)).collect::<Vec<_>>().join(" + ")
+            }
+            Recipe::Words(c) => (records.columns()[*c].tokens())
+                .and_then(|t| t.get(id as usize).iter().map(|&w| t.token(w)).find(|w| word_key(r, w) == key))
+                .unwrap_or_default()
+                .to_string(),
+            Recipe::Letters(cols) => (cols.iter())
+                .map(|&c| records.columns()[c].value(id))
+                .find(|v| letters_key(r, v) == Some(key))
+                .unwrap_or_default()
+                .to_string(),
+        };
+        KeyBlock { recipe: self.name(records), value, records: size }
+    }
+}
+
 /// The hash of blocking keys. Key tables on disk (baselines) depend on it,
 /// so it is defined here, the same on every platform and with every Rust
 /// release (std's `DefaultHasher` promises neither): eight bytes at a time,
@@ -237,17 +326,7 @@ fn recipe_keys(
         Recipe::Letters(cols) => {
             let mut emitted = [0u64; MAX_LETTER_COLUMNS];
             for (i, &c) in cols.iter().enumerate() {
-                let v = records.columns()[c].value(id).as_bytes();
-                if v.len() < 4 || v.len() > MAX_LETTERS {
-                    continue;
-                }
-                let mut letters = [0u8; MAX_LETTERS];
-                letters[..v.len()].copy_from_slice(v);
-                letters[..v.len()].sort_unstable();
-                let mut h = KeyHasher::default();
-                h.write_u64(r as u64);
-                letters[..v.len()].hash(&mut h);
-                let key = h.finish();
+                let Some(key) = letters_key(r, records.columns()[c].value(id)) else { continue };
                 // Two columns of one record with the same letters: one key.
                 if !emitted[..i].contains(&key) {
                     emit(key);
@@ -265,10 +344,7 @@ fn recipe_keys(
             for &t in words {
                 let word = tokens.token(t);
                 if word.len() >= 2 && !too_common(tokens.df(t)) {
-                    let mut h = KeyHasher::default();
-                    h.write_u64(r as u64);
-                    word.hash(&mut h);
-                    emit(h.finish());
+                    emit(word_key(r, word));
                 }
             }
         }
@@ -416,6 +492,7 @@ impl KeyRanking {
 struct Blocks {
     start: Vec<u32>,
     members: Vec<RecordId>,
+    census: KeyCensus,
 }
 
 impl Blocks {
@@ -439,9 +516,12 @@ fn blocks(
     queried: Option<&[bool]>,
 ) -> Blocks {
     let sources = records.sources();
-    let mut blocks = Blocks { start: vec![0], members: Vec::new() };
+    let mut blocks = Blocks { start: vec![0], members: Vec::new(), census: KeyCensus::default() };
     let mut keyed: Vec<(u64, RecordId)> = Vec::new();
-    for (r, recipe) in recipes(def).iter().enumerate() {
+    let recipes = recipes(def);
+    // The largest blocks kept and skipped: (size, recipe, key, a member).
+    let (mut largest, mut capped) = (Vec::new(), Vec::new());
+    for (r, recipe) in recipes.iter().enumerate() {
         let filter = queried.map(|q| {
             let mut sampled = Vec::new();
             recipe_keyed(records, r, recipe, max_block, Some(q), None, &mut sampled);
@@ -450,18 +530,114 @@ fn blocks(
         recipe_keyed(records, r, recipe, max_block, None, filter.as_ref(), &mut keyed);
         keyed.par_sort_unstable();
         for block in keyed.chunk_by(|x, y| x.0 == y.0) {
-            if block.len() < 2 || block.len() > max_block {
+            if block.len() > max_block {
+                blocks.census.capped_blocks += 1;
+                keep_largest(&mut capped, (block.len(), r, block[0].0, block[0].1));
+                continue;
+            }
+            if block.len() < 2 {
                 continue;
             }
             let first = sources[block[0].1 as usize];
             if !block.iter().any(|&(_, b)| mode.allows(first, sources[b as usize])) {
                 continue;
             }
+            keep_largest(&mut largest, (block.len(), r, block[0].0, block[0].1));
             blocks.members.extend(block.iter().map(|&(_, id)| id));
             blocks.start.push(blocks.members.len() as u32);
         }
     }
+    let describe = |found: Vec<(usize, usize, u64, RecordId)>| -> Vec<KeyBlock> {
+        let mut found = found;
+        found.sort_by_key(|x| std::cmp::Reverse(x.0));
+        found.truncate(CENSUS_KEYS);
+        (found.into_iter()).map(|(size, r, key, id)| recipes[r].describe(records, r, key, id, size)).collect()
+    };
+    blocks.census.largest = describe(largest);
+    blocks.census.capped = describe(capped);
     blocks
+}
+
+/// Keys a [`KeyCensus`] lists of each kind.
+const CENSUS_KEYS: usize = 10;
+
+/// Keep `block` if it may be among the [`CENSUS_KEYS`] largest (the list
+/// is cut back now and then, so it stays short however many blocks).
+fn keep_largest(found: &mut Vec<(usize, usize, u64, RecordId)>, block: (usize, usize, u64, RecordId)) {
+    found.push(block);
+    if found.len() >= 8 * CENSUS_KEYS {
+        found.sort_by_key(|x| std::cmp::Reverse(x.0));
+        found.truncate(CENSUS_KEYS);
+    }
+}
+
+/// A blocking key, as a report shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct KeyBlock {
+    /// What makes the key: `last_name code`, `words of street`,
+    /// `first_name code + birth_date`.
+    pub recipe: String,
+    /// Its value, as a record holding it has it.
+    pub value: String,
+    /// Records sharing it.
+    pub records: usize,
+}
+
+/// The largest blocks of a run's keys, and the ones too large to use.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KeyCensus {
+    /// The largest blocks kept, largest first.
+    pub largest: Vec<KeyBlock>,
+    /// The largest blocks skipped (more records than the block limit
+    /// share them), largest first. Single values and words known to be
+    /// that common are skipped before blocks are made: see
+    /// [`common_values`].
+    pub capped: Vec<KeyBlock>,
+    /// How many blocks were skipped.
+    pub capped_blocks: usize,
+}
+
+/// The single values and words too common to be keys (shared by more than
+/// `max_block` records), most common first, at most [`CENSUS_KEYS`]:
+/// blocking leaves them out before making blocks, so the census of blocks
+/// never sees them.
+pub fn common_values(records: &Records, def: &TransformDef, max_block: usize) -> Vec<KeyBlock> {
+    let mut found: Vec<KeyBlock> = Vec::new();
+    let cols = records.columns();
+    for recipe in recipes(def) {
+        match &recipe {
+            Recipe::Parts(parts) if parts.len() == 1 => {
+                type Of = (usize, fn(&Column, RecordId) -> &str, fn(&Column, RecordId) -> u32);
+                let (c, value, count): Of = match parts[0] {
+                    Part::Value(c) => (c, Column::value, Column::frequency),
+                    Part::Code(c) => (c, Column::code, Column::code_frequency),
+                    Part::Codes(..) | Part::User(_) => continue,
+                };
+                let mut seen = std::collections::HashSet::new();
+                for id in 0..records.len() as RecordId {
+                    let n = count(&cols[c], id) as usize;
+                    if n > max_block && seen.insert(value(&cols[c], id)) {
+                        let value = value(&cols[c], id).to_string();
+                        found.push(KeyBlock { recipe: recipe.name(records), value, records: n });
+                    }
+                }
+            }
+            Recipe::Words(c) => {
+                let Some(tokens) = cols[*c].tokens() else { continue };
+                for t in 0..tokens.vocabulary() {
+                    let n = tokens.df(t) as usize;
+                    if n > max_block {
+                        let value = tokens.token(t).to_string();
+                        found.push(KeyBlock { recipe: recipe.name(records), value, records: n });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found.sort_by(|x, y| y.records.cmp(&x.records).then_with(|| x.value.cmp(&y.value)));
+    found.truncate(CENSUS_KEYS);
+    found
 }
 
 /// Recipe `r`'s keys (below `max_block`'s known commonness) of the
@@ -521,15 +697,16 @@ impl KeyFilter {
     }
 }
 
-/// Each record's key neighbours (see [`KeyRanking`]), as pairs; with
-/// `queried`, only the neighbours of the records it marks.
+/// Each record's key neighbours (see [`KeyRanking`]), as pairs, and the
+/// census of the blocks; with `queried`, only the neighbours of the
+/// records it marks.
 pub fn key_pairs(
     records: &Records,
     def: &TransformDef,
     ranking: &KeyRanking,
     mode: Mode,
     queried: Option<&[bool]>,
-) -> Vec<CandidatePair> {
+) -> (Vec<CandidatePair>, KeyCensus) {
     let n = records.len();
     let blocks = blocks(records, def, ranking.max_block, mode, queried);
     // Each record's blocks.
@@ -551,7 +728,7 @@ pub fn key_pairs(
     drop(fill);
     let sources = records.sources();
     let weight: Vec<f32> = (0..blocks.len()).map(|b| ranking.key_weight(blocks.get(b).len())).collect();
-    (0..n.div_ceil(KEY_CHUNK))
+    let pairs = (0..n.div_ceil(KEY_CHUNK))
         .into_par_iter()
         .flat_map_iter(|chunk| {
             // Each candidate's summed weight, found through `slot` (a
@@ -605,7 +782,8 @@ pub fn key_pairs(
             }
             out
         })
-        .collect()
+        .collect();
+    (pairs, blocks.census)
 }
 
 #[cfg(test)]
@@ -765,5 +943,42 @@ pub(super) mod tests {
         let sampled = listed(&blocks(&records, &def, 20, Mode::Dedup, Some(&queried)));
         assert!(every.len() > 50, "the rows make blocks");
         assert_eq!(sampled, every);
+    }
+
+    #[test]
+    fn the_census_names_the_largest_blocks_and_the_keys_too_common_to_use() {
+        // 30 Smiths (too many for blocks of 20), 12 Joneses, and one
+        // e-mail shared by 25.
+        let rows: Vec<[String; 3]> = (0..60)
+            .map(|i| {
+                let last = if i < 30 {
+                    "smith".to_string()
+                } else if i < 42 {
+                    "jones".to_string()
+                } else {
+                    format!("x{i}q")
+                };
+                let email = if i >= 35 { "info@shop.org".to_string() } else { format!("p{i}@mail.org") };
+                [format!("n{i}z"), last, email]
+            })
+            .collect();
+        let rows: Vec<[&str; 3]> =
+            rows.iter().map(|r| [r[0].as_str(), r[1].as_str(), r[2].as_str()]).collect();
+        let (def, records) = people(&rows);
+        let census = blocks(&records, &def, 20, Mode::Dedup, None).census;
+        let jones = census.largest.iter().find(|k| k.value == "jones").expect("the 12 Joneses' letters");
+        assert_eq!((jones.recipe.as_str(), jones.records), ("letters of first, last", 12));
+        assert!(census.largest.windows(2).all(|w| w[0].records >= w[1].records), "largest first");
+        assert!(census.largest.len() <= CENSUS_KEYS);
+        // The shared e-mail is a single value known to be too common: left
+        // out before blocking, so only `common_values` sees it; the
+        // Smiths' letters are a block skipped when made.
+        let common = common_values(&records, &def, 20);
+        let email = common.iter().find(|k| k.recipe == "email").expect("the shared e-mail");
+        assert_eq!((email.value.as_str(), email.records), ("info@shop.org", 25));
+        assert!(common.iter().any(|k| k.recipe == "last code" && k.records == 30), "{common:?}");
+        let smith = census.capped.iter().find(|k| k.value == "smith").expect("the Smiths' letters block");
+        assert_eq!((smith.recipe.as_str(), smith.records), ("letters of first, last", 30));
+        assert_eq!(census.capped_blocks, census.capped.len());
     }
 }

@@ -34,7 +34,7 @@ use rayon::prelude::*;
 use crate::config::{ColumnKind, TransformDef};
 use crate::error::Result;
 use crate::record::{CandidatePair, Records};
-use keys::KeyRanking;
+use keys::{KeyCensus, KeyRanking};
 
 /// Dedup one table, or link two.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +79,8 @@ pub struct BlockStats {
     pub index_pairs: usize,
     /// Distinct candidate pairs.
     pub candidates: usize,
+    /// The largest key blocks, and those too large to use.
+    pub keys: KeyCensus,
 }
 
 /// Text columns averaging at least this many words are free text.
@@ -186,7 +188,7 @@ impl Blocking {
         mode: Mode,
         queried: Option<&[bool]>,
     ) -> Result<(Vec<CandidatePair>, BlockStats)> {
-        let mut pairs = keys::key_pairs(records, def, &self.ranking, mode, queried);
+        let (mut pairs, census) = keys::key_pairs(records, def, &self.ranking, mode, queried);
         pairs.par_sort_unstable();
         pairs.dedup();
         let key_pairs = pairs.len();
@@ -208,7 +210,7 @@ impl Blocking {
         pairs.extend(from_index);
         pairs.par_sort_unstable();
         pairs.dedup();
-        let stats = BlockStats { key_pairs, index_pairs, candidates: pairs.len() };
+        let stats = BlockStats { key_pairs, index_pairs, candidates: pairs.len(), keys: census };
         Ok((pairs, stats))
     }
 }
