@@ -30,7 +30,7 @@
 use serde::Serialize;
 
 use crate::block::{sample_mask, Blocking, Mode};
-use crate::compare::ComparePlan;
+use crate::compare::{ComparePlan, FeatureMatrix};
 use crate::error::{Error, Result};
 use crate::explain::part_of;
 use crate::labels::Labels;
@@ -101,10 +101,70 @@ pub struct Evaluation {
     /// Each part's share of the evidence spread (|weight| × spread of the
     /// feature over the labeled pairs, summed by column), largest first.
     pub column_importance: Vec<(String, f64)>,
+    /// Precision, recall and F1 (held out) at thresholds 0, 0.01, … 1.
+    pub curve: Vec<CurvePoint>,
     /// Labeled matching pairs that blocking makes candidates.
     pub blocked_matches: usize,
     /// `blocked_matches` over the labeled matches.
     pub blocking_recall: f64,
+}
+
+/// Held-out precision, recall and F1 at one threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct CurvePoint {
+    /// Pairs at or above it are predicted matches.
+    pub threshold: f64,
+    /// Precision of the predicted matches (1 when there are none).
+    pub precision: f64,
+    /// Recall of the labeled matches.
+    pub recall: f64,
+    /// Their harmonic mean.
+    pub f1: f64,
+}
+
+/// Steps of [`Evaluation::curve`] between thresholds 0 and 1.
+const CURVE_STEPS: usize = 100;
+
+/// Precision, recall and F1 at thresholds 0, 0.01, … 1 of `scored` (held-out
+/// probabilities, best first), `matches` of them matches.
+fn curve(scored: &[(f64, bool)], matches: usize) -> Vec<CurvePoint> {
+    let mut points = Vec::with_capacity(CURVE_STEPS + 1);
+    let (mut above, mut tp) = (0, 0);
+    for step in (0..=CURVE_STEPS).rev() {
+        let threshold = step as f64 / CURVE_STEPS as f64;
+        while above < scored.len() && scored[above].0 >= threshold {
+            tp += usize::from(scored[above].1);
+            above += 1;
+        }
+        let (precision, recall, f1) = prf(tp, above, matches);
+        points.push(CurvePoint { threshold, precision, recall, f1 });
+    }
+    points.reverse();
+    points
+}
+
+/// Each part's share of the evidence's spread over `features` (|weight| ×
+/// the feature's standard deviation, summed by column, shares of one),
+/// largest first: which columns move the scores of these pairs.
+pub fn column_importance(names: &[String], weights: &[f64], features: &FeatureMatrix) -> Vec<(String, f64)> {
+    let mut importance: Vec<(String, f64)> = Vec::new();
+    let rows = features.rows().max(1) as f64;
+    for (j, (name, weight)) in names.iter().zip(weights).enumerate() {
+        let values = (0..features.rows()).map(|i| features.row(i)[j] as f64);
+        let mean = values.clone().sum::<f64>() / rows;
+        let sd = (values.map(|v| (v - mean).powi(2)).sum::<f64>() / rows).sqrt();
+        let part = part_of(name).0;
+        match importance.iter_mut().find(|(p, _)| p == part) {
+            Some(entry) => entry.1 += weight.abs() * sd,
+            None => importance.push((part.to_string(), weight.abs() * sd)),
+        }
+    }
+    let total: f64 = importance.iter().map(|(_, v)| v).sum::<f64>().max(f64::MIN_POSITIVE);
+    for entry in &mut importance {
+        entry.1 /= total;
+    }
+    importance.sort_by(|x, y| y.1.total_cmp(&x.1));
+    importance
 }
 
 /// Estimate the quality of `model` from `labels` over `tables` (one, or
@@ -170,23 +230,8 @@ pub fn evaluate(
             (max_f1, max_f1_threshold) = (f, p);
         }
     }
-    // Column importance: |weight| × standard deviation of the feature.
-    let mut importance: Vec<(String, f64)> = Vec::new();
-    for (j, (name, weight)) in plan.feature_names().iter().zip(&model.weights).enumerate() {
-        let values: Vec<f64> = (0..features.rows()).map(|i| features.row(i)[j] as f64).collect();
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
-        let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt();
-        let part = part_of(name).0;
-        match importance.iter_mut().find(|(p, _)| p == part) {
-            Some(entry) => entry.1 += weight.abs() * sd,
-            None => importance.push((part.to_string(), weight.abs() * sd)),
-        }
-    }
-    let total: f64 = importance.iter().map(|(_, v)| v).sum::<f64>().max(f64::MIN_POSITIVE);
-    for entry in &mut importance {
-        entry.1 /= total;
-    }
-    importance.sort_by(|x, y| y.1.total_cmp(&x.1));
+    let curve = curve(&scored, matches);
+    let importance = column_importance(plan.feature_names(), &model.weights, &features);
     // The data's candidate pairs: of a sample of records and of every
     // labeled one (so blocking recall is read off them too), scored and
     // clustered as a run would.
@@ -237,6 +282,7 @@ pub fn evaluate(
         auprc: auprc.min(1.0),
         confusion,
         column_importance: importance,
+        curve,
         blocked_matches,
         blocking_recall,
     })
@@ -400,6 +446,25 @@ mod tests {
         labeled.extend(vec![(0.999, false, false); 30]);
         let kept_apart = data_estimate(&apart, &labeled, 0.5, all);
         assert!((kept_apart.f1 - e.f1).abs() < 0.015, "{kept_apart:?} vs {e:?}");
+    }
+
+    #[test]
+    fn the_curve_counts_the_pairs_at_or_above_each_threshold() {
+        let mut scored: Vec<(f64, bool)> =
+            (0..500).map(|i| ((i * 7919 % 1000) as f64 / 999.0, i % 3 != 0 && i > 100)).collect();
+        scored.push((0.5, true)); // exactly on a step: counted above it
+        scored.sort_by(|x, y| y.0.total_cmp(&x.0));
+        let matches = scored.iter().filter(|s| s.1).count();
+        let points = curve(&scored, matches);
+        assert_eq!(points.len(), CURVE_STEPS + 1);
+        for (step, point) in points.iter().enumerate() {
+            let t = step as f64 / CURVE_STEPS as f64;
+            let above: Vec<bool> = scored.iter().filter(|s| s.0 >= t).map(|s| s.1).collect();
+            let tp = above.iter().filter(|&&m| m).count();
+            assert_eq!(point.threshold, t);
+            assert_eq!((point.precision, point.recall, point.f1), prf(tp, above.len(), matches), "at {t}");
+        }
+        assert_eq!(points[0].recall, 1.0);
     }
 
     #[test]

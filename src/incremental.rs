@@ -27,7 +27,7 @@ use crate::baseline::{
 use crate::block::keys::record_keys;
 use crate::block::{Blocking, Mode};
 use crate::cluster::{
-    cluster_incremental, BaselineRules, ClusterOptions, IncrementalClustering, MatchStatus,
+    cluster_incremental, BaselineRules, ClusterOptions, IncrementalClustering, MatchStatus, ScoredPair,
 };
 use crate::error::{Error, Result};
 use crate::matcher::{MatchStats, Matcher, Progress, MATCH_CONFIDENCE, MATCH_ID, MAX_CLUSTER_SIZE};
@@ -47,6 +47,12 @@ pub struct IncrementalOutput {
     pub records: Records,
     /// The new records' clustering.
     pub clustering: IncrementalClustering,
+    /// The baseline rows read (source 0 of `records`), as stored.
+    pub baseline_rows: Table,
+    /// Their match_ids.
+    pub baseline_ids: Vec<u64>,
+    /// Every candidate pair, scored.
+    pub pairs: Vec<ScoredPair>,
     /// Figures (records counts the new records only).
     pub stats: MatchStats,
 }
@@ -326,7 +332,7 @@ pub fn match_new(
         threshold,
         seconds,
     };
-    Ok(IncrementalOutput { records, clustering, stats })
+    Ok(IncrementalOutput { records, clustering, baseline_rows: subset, baseline_ids, pairs: scored, stats })
 }
 
 /// The output table of an incremental run: the new rows and columns, then
