@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use findmatches::baseline::{file_sha256, Baseline, Processed};
-use findmatches::report::RunReport;
+use findmatches::report::Report;
 use findmatches::{matcher, write, Matcher};
 
 use super::{progress::Bar, Global};
@@ -33,11 +33,8 @@ pub struct Args {
     pairs: Option<PathBuf>,
     #[command(flatten)]
     out: super::OutputArgs,
-    /// Also write an HTML report of the run here: figures, cluster sizes,
-    /// the scores around the threshold, and the weakest matches side by
-    /// side. One self-contained file.
-    #[arg(long, value_name = "FILE.html")]
-    report: Option<PathBuf>,
+    #[command(flatten)]
+    report: super::ReportArgs,
     /// Also keep the clustered records as a baseline in this directory, for
     /// `findmatches incremental`.
     #[arg(long, value_name = "DIR")]
@@ -52,9 +49,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     if let Some(pairs) = &args.pairs {
         super::check_output(pairs)?;
     }
-    if let Some(report) = &args.report {
-        super::check_report(report)?;
-    }
+    args.report.check()?;
     args.bad_rows.check()?;
     global.fits(&[&args.input])?;
     let mut rejects = Vec::new();
@@ -77,21 +72,18 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
             .into());
         }
     }
-    let matcher_model = model.clone();
-    let report_model = args.report.as_ref().map(|_| model.clone());
     let bar = Bar::new(global.quiet);
-    let output = Matcher::new(model, &bar).dedup(&table)?;
+    let matcher = Matcher::new(model, &bar);
+    let output = matcher.dedup(&table)?;
     bar.finish();
     let batch = matcher::output_batch(&[&table], &output)?;
     args.out.write(&batch)?;
     if let Some(path) = &args.pairs {
         write::write_batch(path, &matcher::pairs_batch(&output.records, &output.pairs)?, None)?;
     }
-    if let (Some(path), Some(model)) = (&args.report, &report_model) {
-        let title = args.input.display().to_string();
-        let report = RunReport::of_dedup(&title, &table, model, &output)?;
-        report.write(path, output.pairs.iter().map(|p| p.score))?;
-    }
+    args.report.write(global, || {
+        Report::of_dedup(&args.input.display().to_string(), &table, matcher.model(), &output)
+    })?;
     if let Some(dir) = &args.baseline {
         let name = args.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let processed = Processed {
@@ -102,7 +94,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
         };
         Baseline::create(
             dir,
-            &matcher_model,
+            matcher.model(),
             &table,
             &output.records,
             &output.clustering.match_ids,

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use findmatches::evaluate::evaluate_labels;
 use findmatches::labels::Labels;
+use findmatches::report::Report;
 use findmatches::Table;
 
 use super::Global;
@@ -23,15 +24,22 @@ pub struct Args {
     /// Labels: a labeling file or a pairs file; repeat to combine.
     #[arg(long, short, required = true)]
     labels: Vec<PathBuf>,
+    #[command(flatten)]
+    report: super::ReportArgs,
 }
 
 pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
+    args.report.check()?;
     let (model, tables) = args.data.load(global)?;
     let def = &model.definition;
     let labels =
         args.labels.iter().map(|p| Labels::read(p, &def.primary_key)).collect::<Result<Vec<_>, _>>()?;
     let refs: Vec<&Table> = tables.iter().collect();
     let e = evaluate_labels(&model, &refs, &labels)?;
+    args.report.write(global, || {
+        let title = args.labels.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        Ok(Report::of_evaluation(&title, &model, e.clone()))
+    })?;
     if global.json {
         println!("{}", serde_json::to_string(&e)?);
         return Ok(());

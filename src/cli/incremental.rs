@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use findmatches::baseline::file_sha256;
 use findmatches::incremental::Session;
+use findmatches::report::Report;
 use findmatches::{incremental, write, MatchModel};
 
 use super::{progress::Bar, Global};
@@ -55,12 +56,15 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "600")]
     wait: Option<u64>,
     #[command(flatten)]
+    report: super::ReportArgs,
+    #[command(flatten)]
     bad_rows: super::BadRowArgs,
 }
 
 pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let start = Instant::now();
     super::check_output(&args.output)?;
+    args.report.check()?;
     if args.input == std::path::Path::new(findmatches::read::STDIO) {
         return Err(findmatches::Error::usage(
             "incremental records each file it processes, so that none is processed twice: \
@@ -114,6 +118,16 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     })?;
     let (existing, duplicates, unique) = output.status_counts();
     let m = session.baseline().manifest();
+    args.report.write(global, || {
+        Report::of_incremental(
+            &args.input.display().to_string(),
+            &new,
+            session.model(),
+            &output,
+            m,
+            committed,
+        )
+    })?;
     global.say(format!(
         "{} new records: {existing} existing, {duplicates} new duplicates, {unique} new unique; wrote {}; {}",
         new.num_rows(),

@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use findmatches::report::Report;
 use findmatches::{matcher, write, Matcher};
 
 use super::{progress::Bar, Global};
@@ -34,6 +35,8 @@ pub struct Args {
     #[command(flatten)]
     out: super::OutputArgs,
     #[command(flatten)]
+    report: super::ReportArgs,
+    #[command(flatten)]
     bad_rows: super::BadRowArgs,
 }
 
@@ -43,6 +46,7 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     if let Some(pairs) = &args.pairs {
         super::check_output(pairs)?;
     }
+    args.report.check()?;
     args.bad_rows.check()?;
     global.fits(&[&args.left, &args.right])?;
     let mut rejects = Vec::new();
@@ -54,13 +58,18 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     let left = args.bad_rows.keyed(left, key, &mut rejects)?;
     let right = args.bad_rows.keyed(right, key, &mut rejects)?;
     let bar = Bar::new(global.quiet);
-    let output = Matcher::new(model, &bar).link(&left, &right)?;
+    let matcher = Matcher::new(model, &bar);
+    let output = matcher.link(&left, &right)?;
     bar.finish();
     let batch = matcher::output_batch(&[&left, &right], &output)?;
     args.out.write(&batch)?;
     if let Some(path) = &args.pairs {
         write::write_batch(path, &matcher::pairs_batch(&output.records, &output.pairs)?, None)?;
     }
+    args.report.write(global, || {
+        let title = format!("{} × {}", args.left.display(), args.right.display());
+        Report::of_link(&title, &left, &right, matcher.model(), &output)
+    })?;
     args.bad_rows.report(&mut rejects, global)?;
     super::dedup::report(global, &output.stats, &args.out.output, start);
     Ok(())

@@ -11,6 +11,7 @@ mod init;
 mod label;
 mod link;
 mod progress;
+mod report;
 mod review;
 mod synth;
 mod train;
@@ -53,6 +54,7 @@ enum Command {
     Incremental(incremental::Args),
     Explain(explain::Args),
     Evaluate(evaluate::Args),
+    Report(report::Args),
     #[command(subcommand)]
     Baseline(baseline::Command),
     #[command(subcommand)]
@@ -123,6 +125,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Incremental(args) => incremental::run(&args, &global),
         Command::Explain(args) => explain::run(&args, &global),
         Command::Evaluate(args) => evaluate::run(&args, &global),
+        Command::Report(args) => report::run(&args, &global),
         Command::Baseline(cmd) => baseline::run(&cmd, &global),
         Command::Label(cmd) => label::run(&cmd, &global),
         Command::Synth(args) => synth::run(&args, &global),
@@ -309,6 +312,41 @@ pub fn check_output(path: &Path) -> anyhow::Result<()> {
         .into());
     }
     check_writable(path)
+}
+
+/// `--report FILE.html`, on the commands that can report.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// Also write an HTML report here: the run's figures, the scores
+    /// around the threshold, the model's weights, and the weakest matches
+    /// side by side with each column's evidence. One self-contained file.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+}
+
+impl ReportArgs {
+    /// Check the path before the run: an .html file in a writable place.
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.report.as_deref().map_or(Ok(()), check_report)
+    }
+
+    /// Write the report `make` gives, if one was asked for.
+    pub fn write(
+        &self,
+        global: &Global,
+        make: impl FnOnce() -> findmatches::Result<findmatches::report::Report>,
+    ) -> anyhow::Result<()> {
+        if let Some(path) = &self.report {
+            let start = std::time::Instant::now();
+            make()?.write(path)?;
+            global.say(format!(
+                "wrote the report {} in {:.2} s",
+                path.display(),
+                start.elapsed().as_secs_f64()
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Check a report path before the run: an .html file in a writable place.

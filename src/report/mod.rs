@@ -1,173 +1,250 @@
-//! The HTML report of a run: one self-contained file (styles and charts
-//! inline, nothing fetched, readable with scripts off) to look at before
-//! trusting a result: what the run did, how the scores fall around the
-//! threshold, and the matches a reviewer should check first.
+//! The HTML report of a model and a run: one self-contained file (styles,
+//! charts and a few lines of script inline, nothing fetched, everything
+//! readable with scripts off) to look at before trusting a result: what
+//! the run did, how the scores fall around the threshold, what the model
+//! weighs, how well it is estimated to match, the pairs and clusters a
+//! reviewer should check first, and what an incremental run changed.
 //!
-//! The figures are gathered into [`RunReport`] (plain data), drawn by
-//! [`charts`] and laid out by a template (minijinja, HTML-escaped).
-//! Everything is aggregated or sampled, so a report stays small however
-//! large the run.
+//! A [`Report`] is plain data made of optional sections, gathered by the
+//! `of_*` constructors (one per command), drawn by [`charts`] and laid out
+//! by a template (minijinja, HTML-escaped). Everything is aggregated or
+//! sampled, so a report stays small however large the run.
 
 mod charts;
+mod model;
+mod run;
 
 use std::path::Path;
 
-use arrow_array::Array;
 use serde::Serialize;
 
+use crate::baseline::{Manifest, Processed};
 use crate::durable::atomic_write;
 use crate::error::{Error, Result};
+use crate::evaluate::Evaluation;
+use crate::incremental::IncrementalOutput;
 use crate::matcher::MatchOutput;
 use crate::model::MatchModel;
 use crate::read::Table;
 
+pub use model::{ColumnWeights, LevelWeight, ModelSection};
+pub use run::{ClusterView, Evidence, ReviewPair, ReviewSection, RunSection};
+
 const TEMPLATE: &str = include_str!("report.html");
-/// Bins of the probability histogram.
-const SCORE_BINS: usize = 50;
-/// Pairs listed on each side of the threshold.
-const REVIEW_PAIRS: usize = 10;
-/// Cluster sizes: each bin's smallest size, and its label.
-const SIZE_BINS: [(usize, &str); 8] =
-    [(1, "1"), (2, "2"), (3, "3"), (4, "4"), (5, "5–9"), (10, "10–19"), (20, "20–99"), (100, "100+")];
 
-/// A matching run's figures, as the report shows them.
+/// A report: what made it, and the sections it has.
 #[derive(Debug, Serialize)]
-pub struct RunReport {
-    /// What was matched (the input's name).
+pub struct Report {
+    /// What was matched or evaluated (the input's name).
     pub title: String,
-    /// Input records.
-    pub records: usize,
-    /// Candidate pairs blocking made.
-    pub candidates: usize,
-    /// Pairs from blocking keys (before the union).
-    pub key_pairs: usize,
-    /// Pairs from the blocking index (before the union).
-    pub index_pairs: usize,
-    /// Candidate pairs at or above the threshold.
-    pub above_threshold: usize,
-    /// The match threshold.
-    pub threshold: f32,
-    /// Clusters (records alone included).
-    pub clusters: usize,
-    /// Records in clusters of two or more.
-    pub matched_records: usize,
-    /// The largest cluster's size.
-    pub largest_cluster: usize,
-    /// Seconds per stage.
-    pub stages: Vec<(String, f64)>,
-    /// Their total.
-    pub seconds: f64,
-    /// Clusters per size bin: (label, clusters).
-    pub cluster_sizes: Vec<(String, u64)>,
-    /// The weakest matches (lowest probabilities at or above the
-    /// threshold), records side by side.
-    pub weakest_matches: Vec<ReviewPair>,
-    /// The strongest non-matches (highest probabilities below it).
-    pub closest_non_matches: Vec<ReviewPair>,
-    /// The columns review pairs show: the primary key, then the matched columns.
-    pub columns: Vec<String>,
+    /// The command that made it: dedup, link, incremental, evaluate, model
+    /// or baseline.
+    pub kind: String,
+    /// The run's figures.
+    pub run: Option<RunSection>,
+    /// The model's weights and training.
+    pub model: ModelSection,
+    /// The held-out quality estimate.
+    pub evaluation: Option<Evaluation>,
+    /// Pairs and clusters to look at.
+    pub review: Option<ReviewSection>,
+    /// What an incremental run did to its baseline, or what a baseline holds.
+    pub incremental: Option<IncrementalSection>,
 }
 
-/// A candidate pair shown side by side.
+/// What an incremental run changed, or a baseline's history.
 #[derive(Debug, Serialize)]
-pub struct ReviewPair {
-    /// The pair's match probability.
-    pub probability: f32,
-    /// Whether clustering put the two records together.
-    pub same_cluster: bool,
-    /// Per column: (left value, right value, whether they differ).
-    pub values: Vec<(String, String, bool)>,
+pub struct IncrementalSection {
+    /// New rows that joined a baseline cluster (none for a baseline's report).
+    pub existing: usize,
+    /// New rows that matched only other new rows.
+    pub new_duplicate: usize,
+    /// New rows that matched nothing.
+    pub new_unique: usize,
+    /// Baseline records the run read (the clusters its new rows touched).
+    pub baseline_records_read: usize,
+    /// Whether the run folded its rows into the baseline (not a dry run).
+    pub committed: bool,
+    /// The baseline's generation after the run.
+    pub generation: u64,
+    /// The baseline's records and clusters after the run.
+    pub baseline_records: u64,
+    /// See `baseline_records`.
+    pub baseline_clusters: u64,
+    /// Files folded in so far, oldest first.
+    pub processed: Vec<Processed>,
+    /// Baseline clusters this run merged, with the records that bridged them.
+    pub merges: Vec<Merge>,
+    /// Merges the baseline recorded before this run: (kept, absorbed).
+    pub earlier_merges: Vec<(u64, u64)>,
 }
 
-impl RunReport {
-    /// The figures of a dedup of `table` by `model`, as `output`.
-    pub fn of_dedup(
+/// Two baseline clusters joined by new records (`--allow-merges`).
+#[derive(Debug, Serialize)]
+pub struct Merge {
+    /// The match_id kept.
+    pub kept: u64,
+    /// The match_id absorbed into it.
+    pub absorbed: u64,
+    /// The new records now in the cluster (the bridges), then one record of
+    /// each baseline cluster: (role, values).
+    pub records: Vec<(String, Vec<String>)>,
+}
+
+impl Report {
+    /// The report of a dedup of `table` by `model`.
+    pub fn of_dedup(title: &str, table: &Table, model: &MatchModel, output: &MatchOutput) -> Result<Report> {
+        let view =
+            run::RunView::new(&[table], &output.records, &output.pairs, &output.clustering.match_ids, model)?;
+        Report::of_run("dedup", title, &view, model, &output.stats)
+    }
+
+    /// The report of a link of `left` and `right` by `model`.
+    pub fn of_link(
         title: &str,
-        table: &Table,
+        left: &Table,
+        right: &Table,
         model: &MatchModel,
         output: &MatchOutput,
-    ) -> Result<RunReport> {
-        let stats = &output.stats;
-        let threshold = stats.threshold;
-        let mut sizes = std::collections::HashMap::new();
-        for &id in &output.clustering.match_ids {
-            *sizes.entry(id).or_insert(0usize) += 1;
-        }
-        let mut cluster_sizes: Vec<(String, u64)> =
-            SIZE_BINS.iter().map(|(_, l)| (l.to_string(), 0)).collect();
-        for &size in sizes.values() {
-            let bin = SIZE_BINS.iter().rposition(|(least, _)| size >= *least).unwrap_or(0);
-            cluster_sizes[bin].1 += 1;
-        }
-        let def = &model.definition;
-        let columns: Vec<String> =
-            std::iter::once(def.primary_key.clone()).chain(def.columns.keys().cloned()).collect();
-        let values = columns.iter().map(|c| table.strings(c)).collect::<Result<Vec<_>>>()?;
-        let review = |pair: &crate::cluster::ScoredPair| {
-            let (a, b) = (pair.pair.a as usize, pair.pair.b as usize);
-            let ids = &output.clustering.match_ids;
-            ReviewPair {
-                probability: (pair.score * 10_000.0).round() / 10_000.0,
-                same_cluster: ids.get(a) == ids.get(b),
-                values: values
-                    .iter()
-                    .enumerate()
-                    .map(|(c, v)| {
-                        let text =
-                            |i: usize| if v.is_null(i) { String::new() } else { v.value(i).to_string() };
-                        let (l, r) = (text(a), text(b));
-                        // Keys always differ: only matched columns are marked.
-                        let differs = c > 0 && !l.trim().eq_ignore_ascii_case(r.trim());
-                        (l, r, differs)
-                    })
-                    .collect(),
-            }
-        };
-        let mut above: Vec<&crate::cluster::ScoredPair> =
-            output.pairs.iter().filter(|p| p.score >= threshold).collect();
-        above.sort_by(|x, y| x.score.total_cmp(&y.score).then(x.pair.cmp(&y.pair)));
-        let mut below: Vec<&crate::cluster::ScoredPair> =
-            output.pairs.iter().filter(|p| p.score < threshold).collect();
-        below.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.pair.cmp(&y.pair)));
-        Ok(RunReport {
+    ) -> Result<Report> {
+        let view = run::RunView::new(
+            &[left, right],
+            &output.records,
+            &output.pairs,
+            &output.clustering.match_ids,
+            model,
+        )?;
+        Report::of_run("link", title, &view, model, &output.stats)
+    }
+
+    /// The report of an incremental run of `new` against a baseline whose
+    /// manifest is now `manifest` (after the commit, or as it was for a dry
+    /// run).
+    pub fn of_incremental(
+        title: &str,
+        new: &Table,
+        model: &MatchModel,
+        output: &IncrementalOutput,
+        manifest: &Manifest,
+        committed: bool,
+    ) -> Result<Report> {
+        let ids: Vec<u64> = output.baseline_ids.iter().chain(&output.clustering.match_ids).copied().collect();
+        let view =
+            run::RunView::new(&[&output.baseline_rows, new], &output.records, &output.pairs, &ids, model)?;
+        let mut report = Report::of_run("incremental", title, &view, model, &output.stats)?;
+        let (existing, new_duplicate, new_unique) = output.status_counts();
+        let merges: Vec<Merge> =
+            output.clustering.merges.iter().map(|&(kept, absorbed)| view.merge(kept, absorbed)).collect();
+        let earlier = manifest.merges.len().saturating_sub(if committed { merges.len() } else { 0 });
+        report.incremental = Some(IncrementalSection {
+            existing,
+            new_duplicate,
+            new_unique,
+            baseline_records_read: output.stats.baseline_records_read,
+            committed,
+            generation: manifest.generation,
+            baseline_records: manifest.records,
+            baseline_clusters: manifest.clusters,
+            processed: manifest.processed.clone(),
+            merges,
+            earlier_merges: manifest.merges[..earlier].to_vec(),
+        });
+        Ok(report)
+    }
+
+    /// The report of an evaluation of `model`.
+    pub fn of_evaluation(title: &str, model: &MatchModel, evaluation: Evaluation) -> Report {
+        let mut model = ModelSection::of(model);
+        model.set_importance(&evaluation.column_importance, "the labeled pairs (held out)");
+        Report {
             title: title.to_string(),
-            records: stats.records,
-            candidates: stats.blocking.candidates,
-            key_pairs: stats.blocking.key_pairs,
-            index_pairs: stats.blocking.index_pairs,
-            above_threshold: stats.pairs_above_threshold,
-            threshold,
-            clusters: stats.clusters,
-            matched_records: stats.matched_records,
-            largest_cluster: sizes.values().copied().max().unwrap_or(0),
-            seconds: stats.seconds.iter().map(|(_, s)| s).sum(),
-            stages: stats.seconds.clone(),
-            cluster_sizes,
-            weakest_matches: above.into_iter().take(REVIEW_PAIRS).map(review).collect(),
-            closest_non_matches: below.into_iter().take(REVIEW_PAIRS).map(review).collect(),
-            columns,
+            kind: "evaluate".to_string(),
+            run: None,
+            model,
+            evaluation: Some(evaluation),
+            review: None,
+            incremental: None,
+        }
+    }
+
+    /// The report of a model alone.
+    pub fn of_model(title: &str, model: &MatchModel) -> Report {
+        Report {
+            title: title.to_string(),
+            kind: "model".to_string(),
+            run: None,
+            model: ModelSection::of(model),
+            evaluation: None,
+            review: None,
+            incremental: None,
+        }
+    }
+
+    /// The report of a baseline: its model and its history.
+    pub fn of_baseline(title: &str, model: &MatchModel, manifest: &Manifest) -> Report {
+        let mut report = Report::of_model(title, model);
+        report.kind = "baseline".to_string();
+        report.incremental = Some(IncrementalSection {
+            existing: 0,
+            new_duplicate: 0,
+            new_unique: 0,
+            baseline_records_read: 0,
+            committed: true,
+            generation: manifest.generation,
+            baseline_records: manifest.records,
+            baseline_clusters: manifest.clusters,
+            processed: manifest.processed.clone(),
+            merges: Vec::new(),
+            earlier_merges: manifest.merges.clone(),
+        });
+        report
+    }
+
+    fn of_run(
+        kind: &str,
+        title: &str,
+        view: &run::RunView<'_>,
+        model: &MatchModel,
+        stats: &crate::matcher::MatchStats,
+    ) -> Result<Report> {
+        let mut model_section = ModelSection::of(model);
+        let (importance, sampled) = view.importance(model);
+        model_section.set_importance(&importance, &format!("{sampled} of the run's candidate pairs"));
+        Ok(Report {
+            title: title.to_string(),
+            kind: kind.to_string(),
+            run: Some(view.run_section(model, stats)),
+            model: model_section,
+            evaluation: None,
+            review: Some(view.review(model)),
+            incremental: None,
         })
     }
 
-    /// The report as one HTML page; `scores` are the candidate pairs'
-    /// probabilities, binned for the histogram.
-    pub fn render(&self, scores: impl Iterator<Item = f32>) -> Result<String> {
-        let mut counts = vec![0u64; SCORE_BINS];
-        for s in scores {
-            counts[((s.clamp(0.0, 1.0) * SCORE_BINS as f32) as usize).min(SCORE_BINS - 1)] += 1;
+    /// The report as one HTML page.
+    pub fn render(&self) -> Result<String> {
+        let mut charts = std::collections::BTreeMap::new();
+        if let Some(run) = &self.run {
+            charts.insert("scores", charts::probability_histogram(&run.score_bins, run.threshold)?);
+            let (labels, sizes): (Vec<String>, Vec<u64>) = run.cluster_sizes.iter().cloned().unzip();
+            charts.insert("sizes", charts::bars(&labels, &sizes, "cluster size", "clusters")?);
         }
-        let score_chart = charts::probability_histogram(&counts, self.threshold)?;
-        let (labels, sizes): (Vec<String>, Vec<u64>) = self.cluster_sizes.iter().cloned().unzip();
-        let size_chart = charts::bars(&labels, &sizes, "cluster size", "clusters")?;
+        charts.insert("weights", charts::weights(&self.model)?);
+        if let Some(e) = &self.evaluation {
+            charts.insert("pr", charts::precision_recall(&e.curve)?);
+            charts.insert("thresholds", charts::against_threshold(&e.curve, e.threshold)?);
+        }
+        let charts: std::collections::BTreeMap<&str, minijinja::Value> =
+            charts.into_iter().map(|(k, v)| (k, minijinja::Value::from_safe_string(v))).collect();
         let mut env = minijinja::Environment::new();
         env.add_filter("fixed", |v: f64, digits: usize| format!("{v:.digits$}"));
+        env.add_filter("signed", |v: f64| format!("{v:+.2}"));
         env.add_template("report.html", TEMPLATE).map_err(template)?;
         env.get_template("report.html")
             .and_then(|t| {
                 t.render(minijinja::context! {
-                    run => self,
-                    score_chart => minijinja::Value::from_safe_string(score_chart),
-                    size_chart => minijinja::Value::from_safe_string(size_chart),
+                    report => self,
+                    charts => charts,
                     version => env!("CARGO_PKG_VERSION"),
                 })
             })
@@ -175,8 +252,8 @@ impl RunReport {
     }
 
     /// Write the report to `path` (atomically).
-    pub fn write(&self, path: &Path, scores: impl Iterator<Item = f32>) -> Result<()> {
-        let html = self.render(scores)?;
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let html = self.render()?;
         atomic_write(path, |w| {
             use std::io::Write;
             w.write_all(html.as_bytes()).map_err(|e| Error::io(path, e))
