@@ -110,8 +110,8 @@ fn report_values_are_escaped_and_a_wrong_name_is_refused_before_the_run() {
 }
 
 /// The first pair listed under `heading`: its two keys, and the evidence
-/// of each matched column, as printed.
-fn first_pair(html: &str, heading: &str) -> ((String, String), Vec<String>) {
+/// of each matched column as printed, with whether its values are shaded.
+fn first_pair(html: &str, heading: &str) -> ((String, String), Vec<(String, bool)>) {
     let start = html.find(&format!("<h3>{heading}</h3>")).unwrap();
     let table = &html[start..];
     let table = &table[..table.find("</table>").unwrap()];
@@ -122,7 +122,10 @@ fn first_pair(html: &str, heading: &str) -> ((String, String), Vec<String>) {
         c[..c.find('<').unwrap()].to_string()
     };
     let keys = (cell(rows[0], 1), cell(rows[0], 2));
-    let evidence = rows[1..].iter().filter(|r| !r.contains("colspan")).map(|r| cell(r, 3)).collect();
+    let evidence = (rows[1..].iter())
+        .filter(|r| !r.contains("colspan"))
+        .map(|r| (cell(r, 3), r.contains("class=\"differs\"")))
+        .collect();
     (keys, evidence)
 }
 
@@ -138,11 +141,13 @@ fn a_review_pairs_evidence_is_explains_column_by_column() {
         let columns =
             ["first_name", "last_name", "email", "phone", "street", "city", "state", "zip", "birth_date"];
         let parts = e["parts"].as_array().unwrap();
-        let expected: Vec<String> = columns
+        // Shaded where the values differ as the model compares them
+        // (normalized: a date written two ways is not shaded).
+        let expected: Vec<(String, bool)> = columns
             .iter()
             .map(|c| {
                 let part = parts.iter().find(|p| p["part"] == *c).unwrap();
-                format!("{:+.2}", part["evidence"].as_f64().unwrap())
+                (format!("{:+.2}", part["evidence"].as_f64().unwrap()), part["left"] != part["right"])
             })
             .collect();
         assert_eq!(shown, expected, "{heading}: {left},{right}");
@@ -180,14 +185,14 @@ fn link_incremental_and_evaluate_report_their_own_figures() {
     let (jan, feb) = (data("prospects_2026_01.csv"), data("prospects_2026_02.csv"));
     // Link: a run's sections, its figures.
     let (html, summary) = reported(&wd, &["link", "--left", &jan, "--right", &feb, "-o", "link.csv"]);
-    assert_eq!(sections(&html), ["run", "scores", "model", "review"]);
+    assert_eq!(sections(&html), ["run", "scores", "review", "model"]);
     assert_eq!(figure(&html, "candidate pairs"), summary["stats"]["blocking"]["candidates"].to_string());
     assert_eq!(figure(&html, "records"), summary["stats"]["records"].to_string());
     // Incremental, merging: the statuses, each merge with its bridge.
     wd.ok(&["dedup", "--input", &data("customers.csv"), "-o", "base.csv", "--baseline", "b", "-q"]);
     let (html, summary) =
         reported(&wd, &["incremental", "--baseline", "b", "--input", &jan, "-o", "i.csv", "--allow-merges"]);
-    assert_eq!(sections(&html), ["run", "scores", "model", "review", "incremental"]);
+    assert_eq!(sections(&html), ["run", "scores", "review", "model", "incremental"]);
     for (status, label) in [
         ("existing", "new rows that joined a baseline cluster (existing)"),
         ("new_duplicate", "new rows that matched only new rows (new_duplicate)"),
@@ -259,14 +264,19 @@ fn a_models_report_gives_each_levels_weight_and_a_baselines_its_history() {
     let names = ["present", "initial", "similar", "close", "exact", "jaro_winkler"];
     let exact: f64 = names.iter().map(|n| weight(&format!("first_name.{n}"))).sum();
     let similar: f64 = names[..3].iter().map(|n| weight(&format!("first_name.{n}"))).sum();
-    for (level, value) in
-        [("exact", exact), ("similar", similar), ("different", weight("first_name.present"))]
-    {
-        let row =
-            format!("<tr><td>first_name</td><td>name</td><td>{level}</td><td class=\"num\">{value:+.2}</td>");
-        assert!(html.contains(&row), "{row}");
+    let row = format!(
+        "<tr><td>first_name</td><td>name</td><td class=\"num\">+0.00</td><td class=\"num\">{:+.2}</td>",
+        weight("first_name.present")
+    );
+    let at =
+        html.find(&row).unwrap_or_else(|| panic!("no {row}: missing moves nothing, different is `present`"));
+    let row = &html[at..at + html[at..].find("</tr>").unwrap()];
+    for (level, value) in [("exact", exact), ("similar", similar)] {
+        assert!(
+            row.contains(&format!("<span class=\"level\">{level} <b>{value:+.2}</b>")),
+            "{level} in {row}"
+        );
     }
-    assert!(html.contains("<tr><td>first_name</td><td>name</td><td>missing</td><td class=\"num\">+0.00</td>"));
     let data = repo("examples/data/customers.csv").display().to_string();
     wd.ok(&["dedup", "--input", &data, "-o", "o.csv", "--baseline", "b", "-q"]);
     wd.ok(&["report", "--baseline", "b", "-o", "b.html", "-q"]);
@@ -307,12 +317,12 @@ fn every_kind_of_report_renders_in_headless_chromium_with_its_sections_and_no_co
         (
             "dedup",
             vec!["dedup", "--input", &customers, "-o", "d.csv", "--baseline", "b", "--report"],
-            &["run", "scores", "model", "review"],
+            &["run", "scores", "review", "model"],
         ),
         (
             "link",
             vec!["link", "--left", &jan, "--right", &feb, "-o", "l.csv", "--report"],
-            &["run", "scores", "model", "review"],
+            &["run", "scores", "review", "model"],
         ),
         (
             "incremental",
@@ -327,7 +337,7 @@ fn every_kind_of_report_renders_in_headless_chromium_with_its_sections_and_no_co
                 "--allow-merges",
                 "--report",
             ],
-            &["run", "scores", "model", "review", "incremental"],
+            &["run", "scores", "review", "model", "incremental"],
         ),
         (
             "evaluate",

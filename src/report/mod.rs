@@ -239,6 +239,12 @@ impl Report {
         let mut env = minijinja::Environment::new();
         env.add_filter("fixed", |v: f64, digits: usize| format!("{v:.digits$}"));
         env.add_filter("signed", |v: f64| format!("{v:+.2}"));
+        // Odds factors span 0.001 to 10,000: three significant digits.
+        env.add_filter("odds", |v: f64| match v {
+            v if v >= 100.0 => format!("{v:.0}"),
+            v if v >= 1.0 => format!("{v:.2}"),
+            v => format!("{v:.3}"),
+        });
         env.add_template("report.html", TEMPLATE).map_err(template)?;
         env.get_template("report.html")
             .and_then(|t| {

@@ -256,9 +256,11 @@ impl<'a> RunView<'a> {
         let values = (self.columns.iter().enumerate())
             .map(|(c, column)| {
                 let (l, r) = (left[c].clone(), right[c].clone());
-                // Keys always differ: only matched columns are marked.
-                let differs = c > 0 && !l.trim().eq_ignore_ascii_case(r.trim());
+                // Values differ as the model compares them: normalized (a
+                // date written two ways is one date). Keys always differ:
+                // only matched columns are marked.
                 let part = e.parts.iter().find(|p| &p.part == column);
+                let differs = c > 0 && part.is_some_and(|p| p.left != p.right);
                 let shown =
                     if c == 0 { Evidence::default() } else { evidence(part.map_or(0.0, |p| p.evidence)) };
                 (l, r, differs, shown)
