@@ -219,6 +219,15 @@ fn link_incremental_and_evaluate_report_their_own_figures() {
         );
     }
     assert!(html.contains("<td>prospects_2026_01.csv</td>") && html.contains("<td>customers.csv</td>"));
+    // The baseline's report lists the merges it recorded.
+    wd.ok(&["report", "--baseline", "b", "-o", "b.html", "-q"]);
+    let baseline = std::fs::read_to_string(wd.path("b.html")).unwrap();
+    let recorded: Vec<String> = merges.iter().map(|m| format!("{} ← {}", m[0], m[1])).collect();
+    assert!(
+        baseline
+            .contains(&format!("Merges the baseline recorded (kept ← absorbed): {}", recorded.join(", "))),
+        "{recorded:?}"
+    );
     // Evaluate: the held-out figures and the confusion matrix.
     let (html, e) = reported(
         &wd,

@@ -75,8 +75,19 @@ pub struct IncrementalSection {
     pub processed: Vec<Processed>,
     /// Baseline clusters this run merged, with the records that bridged them.
     pub merges: Vec<Merge>,
-    /// Merges the baseline recorded before this run: (kept, absorbed).
+    /// Merges the baseline recorded before this run: (kept, absorbed), the
+    /// last [`MERGES_SHOWN`] of them.
     pub earlier_merges: Vec<(u64, u64)>,
+    /// How many there are in all.
+    pub earlier_merge_count: usize,
+}
+
+/// Earlier merges a report lists (a long-lived baseline may hold thousands).
+const MERGES_SHOWN: usize = 50;
+
+/// The last [`MERGES_SHOWN`] of `merges`, and their count.
+fn last_merges(merges: &[(u64, u64)]) -> (Vec<(u64, u64)>, usize) {
+    (merges[merges.len().saturating_sub(MERGES_SHOWN)..].to_vec(), merges.len())
 }
 
 /// Two baseline clusters joined by new records (`--allow-merges`).
@@ -136,6 +147,7 @@ impl Report {
         let merges: Vec<Merge> =
             output.clustering.merges.iter().map(|&(kept, absorbed)| view.merge(kept, absorbed)).collect();
         let earlier = manifest.merges.len().saturating_sub(if committed { merges.len() } else { 0 });
+        let (earlier_merges, earlier_merge_count) = last_merges(&manifest.merges[..earlier]);
         report.incremental = Some(IncrementalSection {
             existing,
             new_duplicate,
@@ -147,7 +159,8 @@ impl Report {
             baseline_clusters: manifest.clusters,
             processed: manifest.processed.clone(),
             merges,
-            earlier_merges: manifest.merges[..earlier].to_vec(),
+            earlier_merges,
+            earlier_merge_count,
         });
         Ok(report)
     }
@@ -183,6 +196,7 @@ impl Report {
     /// The report of a baseline: its model and its history.
     pub fn of_baseline(title: &str, model: &MatchModel, manifest: &Manifest) -> Report {
         let mut report = Report::of_model(title, model);
+        let (earlier_merges, earlier_merge_count) = last_merges(&manifest.merges);
         report.kind = "baseline".to_string();
         report.incremental = Some(IncrementalSection {
             existing: 0,
@@ -195,7 +209,8 @@ impl Report {
             baseline_clusters: manifest.clusters,
             processed: manifest.processed.clone(),
             merges: Vec::new(),
-            earlier_merges: manifest.merges.clone(),
+            earlier_merges,
+            earlier_merge_count,
         });
         report
     }
