@@ -188,6 +188,15 @@ fn link_incremental_and_evaluate_report_their_own_figures() {
     assert_eq!(sections(&html), ["run", "scores", "review", "model"]);
     assert_eq!(figure(&html, "candidate pairs"), summary["stats"]["blocking"]["candidates"].to_string());
     assert_eq!(figure(&html, "records"), summary["stats"]["records"].to_string());
+    // Its review shows each pair's records from their own tables: the
+    // evidence is explain's for those keys in the two inputs.
+    let ((left, right), shown) = first_pair(&html, "Weakest matches");
+    let out =
+        wd.ok(&["explain", "--input", &jan, "--input", &feb, "--pair", &format!("{left},{right}"), "--json"]);
+    let e: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let first_name = e["parts"].as_array().unwrap().iter().find(|p| p["part"] == "first_name").unwrap();
+    assert_eq!(shown[0].0, format!("{:+.2}", first_name["evidence"].as_f64().unwrap()));
+    assert!(html.contains(&format!("<b>{:+.2}</b>", e["evidence"].as_f64().unwrap())));
     // Incremental, merging: the statuses, each merge with its bridge.
     wd.ok(&["dedup", "--input", &data("customers.csv"), "-o", "base.csv", "--baseline", "b", "-q"]);
     let (html, summary) =
