@@ -26,6 +26,8 @@ const REVIEW_PAIRS: usize = 10;
 /// Clusters shown member by member, and members shown of each.
 const LARGEST_CLUSTERS: usize = 3;
 const CLUSTER_MEMBERS: usize = 12;
+/// Keys too common to use listed, at most.
+const KEYS_SHOWN: usize = 10;
 /// Candidate pairs column importance is measured on, at most.
 const IMPORTANCE_SAMPLE: usize = 20_000;
 /// Cluster sizes: each bin's smallest size, and its label.
@@ -186,7 +188,7 @@ impl<'a> RunView<'a> {
         let mut capped_keys = keys.capped.clone();
         capped_keys.extend(common_values(self.records, def, max_block));
         capped_keys.sort_by_key(|x| std::cmp::Reverse(x.records));
-        capped_keys.truncate(keys.largest.len().max(10));
+        capped_keys.truncate(KEYS_SHOWN);
         RunSection {
             records: stats.records,
             baseline_records_read: stats.baseline_records_read,
