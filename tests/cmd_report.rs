@@ -306,6 +306,27 @@ fn a_models_report_gives_each_levels_weight_and_a_baselines_its_history() {
     assert!(err.contains("--model") && err.contains("--baseline"), "{err}");
 }
 
+#[test]
+fn an_incremental_run_whose_report_fails_says_its_records_are_folded_in() {
+    let wd = Workdir::new();
+    let data = |f: &str| repo(&format!("examples/data/{f}")).display().to_string();
+    wd.ok(&["dedup", "--input", &data("customers.csv"), "-o", "base.csv", "--baseline", "b", "-q"]);
+    // A directory where the report should go: the path checks out before
+    // the run (its directory is writable), and writing it fails after.
+    std::fs::create_dir(wd.path("r.html")).unwrap();
+    let jan = data("prospects_2026_01.csv");
+    let err = wd
+        .fails(&["incremental", "--baseline", "b", "--input", &jan, "-o", "i.csv", "--report", "r.html"], 1);
+    assert!(
+        err.contains(
+            "i.csv is written and the new records are folded in (generation 2); only the report failed"
+        ),
+        "{err}"
+    );
+    let again = wd.ok(&["incremental", "--baseline", "b", "--input", &jan, "-o", "i2.csv", "--json", "-q"]);
+    assert!(again.contains("\"noop\":true"), "the run was committed: {again}");
+}
+
 /// A headless Chromium (`chromium`, or `FINDMATCHES_BROWSER`); None when
 /// there is none and `FINDMATCHES_REQUIRE_BROWSER` is not 1 (`.ci/run`
 /// installs the Debian package and sets it).

@@ -118,16 +118,30 @@ pub fn run(args: &Args, global: &Global) -> anyhow::Result<()> {
     })?;
     let (existing, duplicates, unique) = output.status_counts();
     let m = session.baseline().manifest();
-    args.report.write(global, || {
-        Report::of_incremental(
-            &args.input.display().to_string(),
-            &new,
-            session.model(),
-            &output,
-            m,
-            committed,
-        )
-    })?;
+    args.report
+        .write(global, || {
+            Report::of_incremental(
+                &args.input.display().to_string(),
+                &new,
+                session.model(),
+                &output,
+                m,
+                committed,
+            )
+        })
+        .map_err(|e| {
+            // The report comes last, as it shows the baseline after the
+            // commit: say that the run itself is done.
+            let done = if committed {
+                format!("folded in (generation {})", m.generation)
+            } else {
+                "matched".to_string()
+            };
+            e.context(format!(
+                "{} is written and the new records are {done}; only the report failed",
+                args.output.display()
+            ))
+        })?;
     global.say(format!(
         "{} new records: {existing} existing, {duplicates} new duplicates, {unique} new unique; wrote {}; {}",
         new.num_rows(),
