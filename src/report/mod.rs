@@ -85,9 +85,26 @@ pub struct IncrementalSection {
 /// Earlier merges a report lists (a long-lived baseline may hold thousands).
 const MERGES_SHOWN: usize = 50;
 
-/// The last [`MERGES_SHOWN`] of `merges`, and their count.
-fn last_merges(merges: &[(u64, u64)]) -> (Vec<(u64, u64)>, usize) {
-    (merges[merges.len().saturating_sub(MERGES_SHOWN)..].to_vec(), merges.len())
+impl IncrementalSection {
+    /// A baseline's history as `manifest` has it, the first `merges` of
+    /// its merges counted as earlier ones; no run's figures.
+    fn history(manifest: &Manifest, merges: usize) -> IncrementalSection {
+        let earlier = &manifest.merges[..merges];
+        IncrementalSection {
+            existing: 0,
+            new_duplicate: 0,
+            new_unique: 0,
+            baseline_records_read: 0,
+            committed: true,
+            generation: manifest.generation,
+            baseline_records: manifest.records,
+            baseline_clusters: manifest.clusters,
+            processed: manifest.processed.clone(),
+            merges: Vec::new(),
+            earlier_merges: earlier[earlier.len().saturating_sub(MERGES_SHOWN)..].to_vec(),
+            earlier_merge_count: earlier.len(),
+        }
+    }
 }
 
 /// Two baseline clusters joined by new records (`--allow-merges`).
@@ -146,38 +163,27 @@ impl Report {
         let (existing, new_duplicate, new_unique) = output.status_counts();
         let merges: Vec<Merge> =
             output.clustering.merges.iter().map(|&(kept, absorbed)| view.merge(kept, absorbed)).collect();
+        // After a commit the manifest holds this run's merges too.
         let earlier = manifest.merges.len().saturating_sub(if committed { merges.len() } else { 0 });
-        let (earlier_merges, earlier_merge_count) = last_merges(&manifest.merges[..earlier]);
         report.incremental = Some(IncrementalSection {
             existing,
             new_duplicate,
             new_unique,
             baseline_records_read: output.stats.baseline_records_read,
             committed,
-            generation: manifest.generation,
-            baseline_records: manifest.records,
-            baseline_clusters: manifest.clusters,
-            processed: manifest.processed.clone(),
             merges,
-            earlier_merges,
-            earlier_merge_count,
+            ..IncrementalSection::history(manifest, earlier)
         });
         Ok(report)
     }
 
     /// The report of an evaluation of `model`.
     pub fn of_evaluation(title: &str, model: &MatchModel, evaluation: Evaluation) -> Report {
-        let mut model = ModelSection::of(model);
-        model.set_importance(&evaluation.column_importance, "the labeled pairs (held out)");
-        Report {
-            title: title.to_string(),
-            kind: "evaluate".to_string(),
-            run: None,
-            model,
-            evaluation: Some(evaluation),
-            review: None,
-            incremental: None,
-        }
+        let mut report = Report::of_model(title, model);
+        report.kind = "evaluate".to_string();
+        report.model.set_importance(&evaluation.column_importance, "the labeled pairs (held out)");
+        report.evaluation = Some(evaluation);
+        report
     }
 
     /// The report of a model alone.
@@ -196,22 +202,8 @@ impl Report {
     /// The report of a baseline: its model and its history.
     pub fn of_baseline(title: &str, model: &MatchModel, manifest: &Manifest) -> Report {
         let mut report = Report::of_model(title, model);
-        let (earlier_merges, earlier_merge_count) = last_merges(&manifest.merges);
         report.kind = "baseline".to_string();
-        report.incremental = Some(IncrementalSection {
-            existing: 0,
-            new_duplicate: 0,
-            new_unique: 0,
-            baseline_records_read: 0,
-            committed: true,
-            generation: manifest.generation,
-            baseline_records: manifest.records,
-            baseline_clusters: manifest.clusters,
-            processed: manifest.processed.clone(),
-            merges: Vec::new(),
-            earlier_merges,
-            earlier_merge_count,
-        });
+        report.incremental = Some(IncrementalSection::history(manifest, manifest.merges.len()));
         report
     }
 

@@ -7,7 +7,6 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::Merge;
-use crate::block::keys::KeyRanking;
 use crate::block::keys::{common_values, KeyBlock};
 use crate::cluster::ScoredPair;
 use crate::compare::ComparePlan;
@@ -183,7 +182,7 @@ impl<'a> RunView<'a> {
             score_bins[((p.score.clamp(0.0, 1.0) * SCORE_BINS as f32) as usize).min(SCORE_BINS - 1)] += 1;
         }
         let def = &model.definition;
-        let max_block = KeyRanking::new(def, self.records.len()).max_block;
+        let max_block = def.tuning.max_block();
         let keys = &stats.blocking.keys;
         let mut capped_keys = keys.capped.clone();
         capped_keys.extend(common_values(self.records, def, max_block));
